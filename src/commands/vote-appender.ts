@@ -1,0 +1,95 @@
+import type { Kysely } from 'kysely';
+import { ClickvoteError } from '../domain/errors.js';
+import type { Database } from '../platform/database.js';
+import { appendVoteBatch } from './append-votes.js';
+import type { VoteCommand, VoteReceipt } from './vote-command.js';
+
+export interface VoteAppenderOptions {
+  /** How long the first command of a batch waits for company. */
+  readonly windowMs: number;
+  readonly maxBatch: number;
+  /** Batches in flight at once; each holds one database connection. */
+  readonly maxConcurrentBatches: number;
+  readonly maxAttempts?: number;
+  readonly onBatchAppended?: (batch: { size: number; durationMs: number }) => void;
+}
+
+interface Waiting {
+  readonly command: VoteCommand;
+  readonly resolve: (receipt: VoteReceipt) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: commands arriving within a short window are appended together in one
+ * transaction, while every caller still gets its own answer or its own error.
+ */
+export class VoteAppender {
+  private queue: Waiting[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private closing = false;
+  private drained: (() => void) | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: VoteAppenderOptions,
+  ) {}
+
+  submit(command: VoteCommand): Promise<VoteReceipt> {
+    if (this.closing) return Promise.reject(new ClickvoteError('unavailable', 'The service is shutting down.'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ command, resolve, reject });
+      if (this.queue.length >= this.options.maxBatch) this.startBatches();
+      else this.timer ??= setTimeout(() => this.onWindowClosed(), this.options.windowMs);
+    });
+  }
+
+  /** Stops taking commands and resolves once every accepted one has been answered. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.startBatches();
+    if (this.inFlight === 0 && this.queue.length === 0) return;
+    await new Promise<void>((resolve) => (this.drained = resolve));
+  }
+
+  private onWindowClosed(): void {
+    this.timer = undefined;
+    this.startBatches();
+  }
+
+  private startBatches(): void {
+    while (this.inFlight < this.options.maxConcurrentBatches && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      this.inFlight += 1;
+      void this.append(batch).finally(() => this.onBatchDone());
+    }
+  }
+
+  private onBatchDone(): void {
+    this.inFlight -= 1;
+    // Commands that queued up while every slot was busy have waited long enough.
+    if (this.timer === undefined || this.queue.length >= this.options.maxBatch) this.startBatches();
+    if (this.inFlight === 0 && this.queue.length === 0) this.drained?.();
+  }
+
+  private async append(batch: Waiting[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const outcomes = await appendVoteBatch(
+        this.db,
+        batch.map((waiting) => waiting.command),
+        { maxAttempts: this.options.maxAttempts ?? 5 },
+      );
+      outcomes.forEach((outcome, index) => {
+        if (outcome.ok) batch[index]!.resolve(outcome.receipt);
+        else batch[index]!.reject(outcome.error);
+      });
+      this.options.onBatchAppended?.({ size: batch.length, durationMs: performance.now() - started });
+    } catch (error) {
+      for (const waiting of batch) waiting.reject(error);
+    }
+  }
+}

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { type BallotEvent, type BallotState, decide, emptyBallot, eventValue, evolve } from '../domain/ballot.js';
+import { ClickvoteError, isClickvoteError } from '../domain/errors.js';
+import type { PollDefinition } from '../domain/poll.js';
+import type { VoteCommand, VoteOutcome, VoteReceipt, VoteResult } from './vote-command.js';
+
+/**
+ * The pure middle of a group commit: given the stored state a batch touches, decide every command
+ * in arrival order. Several commands on one ballot (a double click) see each other's effects.
+ */
+export interface StoredBallot extends BallotState {
+  readonly position: string;
+}
+
+export interface StoredIdempotencyKey {
+  readonly requestHash: string;
+  readonly result: VoteResult;
+}
+
+export interface BatchState {
+  readonly polls: ReadonlyMap<string, PollDefinition>;
+  readonly ballots: ReadonlyMap<string, StoredBallot>;
+  readonly idempotencyKeys: ReadonlyMap<string, StoredIdempotencyKey>;
+}
+
+export interface EventToAppend {
+  readonly command: VoteCommand;
+  readonly event: BallotEvent;
+  readonly streamVersion: number;
+}
+
+export interface BallotToSave {
+  readonly command: VoteCommand;
+  readonly state: BallotState;
+  readonly lastEventId: string;
+}
+
+export interface IdempotencyKeyToSave {
+  readonly command: VoteCommand;
+  readonly requestHash: string;
+  readonly outcomeIndex: number;
+}
+
+export interface BatchPlan {
+  readonly events: EventToAppend[];
+  readonly ballots: BallotToSave[];
+  readonly idempotencyKeys: IdempotencyKeyToSave[];
+  /** Builds each caller's outcome once the appended events have positions. */
+  readonly outcomes: (positionOfEvent: (eventId: string) => string) => VoteOutcome[];
+}
+
+export const pollKeyOf = (c: { projectId: string; poll: string }) => `${c.projectId}\u0000${c.poll}`;
+export const ballotKeyOf = (c: VoteCommand) => [c.projectId, c.poll, c.target, c.voter].join('\u0000');
+export const idempotencyKeyOf = (c: VoteCommand) => `${c.projectId}\u0000${c.idempotencyKey ?? ''}`;
+
+export function requestHashOf(c: VoteCommand): string {
+  return createHash('sha256').update(JSON.stringify([c.poll, c.target, c.voter, c.value])).digest('base64url');
+}
+
+type Position = { readonly eventId: string } | { readonly token: string | null };
+type Draft =
+  | { readonly kind: 'failed'; readonly error: ClickvoteError }
+  | { readonly kind: 'replayed'; readonly result: VoteResult }
+  | { readonly kind: 'sameAs'; readonly index: number }
+  | { readonly kind: 'decided'; readonly result: Omit<VoteResult, 'position'>; readonly position: Position };
+
+export function planBatch(commands: readonly VoteCommand[], stored: BatchState): BatchPlan {
+  const ballots = new Map<string, { state: BallotState; position: Position }>();
+  const keysSeen = new Map<string, { requestHash: string; index: number }>();
+  const events: EventToAppend[] = [];
+  const idempotencyKeys: IdempotencyKeyToSave[] = [];
+  const lastEvents = new Map<string, BallotToSave>();
+
+  const drafts = commands.map((command, index): Draft => {
+    const requestHash = command.idempotencyKey === undefined ? undefined : requestHashOf(command);
+    if (requestHash !== undefined) {
+      const earlier = stored.idempotencyKeys.get(idempotencyKeyOf(command)) ?? keysSeen.get(idempotencyKeyOf(command));
+      if (earlier !== undefined) {
+        if (earlier.requestHash !== requestHash) return { kind: 'failed', error: keyReused() };
+        return 'result' in earlier ? { kind: 'replayed', result: earlier.result } : { kind: 'sameAs', index: earlier.index };
+      }
+    }
+    const poll = stored.polls.get(pollKeyOf(command));
+    if (poll === undefined) return { kind: 'failed', error: pollNotFound(command.poll) };
+
+    const ballotKey = ballotKeyOf(command);
+    const current = ballots.get(ballotKey) ?? fromStored(stored.ballots.get(ballotKey));
+    let decided: BallotEvent[];
+    try {
+      decided = decide({ type: 'CastVote', poll, value: command.value }, current.state);
+    } catch (error) {
+      if (isClickvoteError(error)) return { kind: 'failed', error };
+      throw error;
+    }
+    let next = current;
+    for (const event of decided) {
+      const state = evolve(next.state, event);
+      events.push({ command, event, streamVersion: state.version });
+      next = { state, position: { eventId: command.eventId } };
+      lastEvents.set(ballotKey, { command, state, lastEventId: command.eventId });
+    }
+    ballots.set(ballotKey, next);
+    if (requestHash !== undefined) {
+      keysSeen.set(idempotencyKeyOf(command), { requestHash, index });
+      idempotencyKeys.push({ command, requestHash, outcomeIndex: index });
+    }
+    const [event] = decided;
+    const value = event === undefined ? current.state.value : eventValue(event);
+    const result = { poll: command.poll, target: command.target, voter: command.voter, value, previous: current.state.value, changed: event !== undefined };
+    return { kind: 'decided', result, position: next.position };
+  });
+
+  return {
+    events,
+    ballots: [...lastEvents.values()],
+    idempotencyKeys,
+    outcomes: (positionOfEvent) => {
+      const results: VoteOutcome[] = [];
+      for (const draft of drafts) results.push(toOutcome(draft, results, positionOfEvent));
+      return results;
+    },
+  };
+}
+
+function toOutcome(draft: Draft, earlier: readonly VoteOutcome[], positionOfEvent: (eventId: string) => string): VoteOutcome {
+  switch (draft.kind) {
+    case 'failed':
+      return { ok: false, error: draft.error };
+    case 'replayed':
+      return { ok: true, receipt: { result: draft.result, replayed: true } };
+    case 'sameAs': {
+      const first = earlier[draft.index]!;
+      return first.ok ? { ok: true, receipt: { result: first.receipt.result, replayed: true } } : first;
+    }
+    case 'decided': {
+      const position = 'eventId' in draft.position ? positionOfEvent(draft.position.eventId) : draft.position.token;
+      const receipt: VoteReceipt = { result: { ...draft.result, position }, replayed: false };
+      return { ok: true, receipt };
+    }
+  }
+}
+
+function fromStored(ballot: StoredBallot | undefined): { state: BallotState; position: Position } {
+  if (ballot === undefined) return { state: emptyBallot, position: { token: null } };
+  return { state: { value: ballot.value, version: ballot.version }, position: { token: ballot.position } };
+}
+
+const keyReused = () =>
+  new ClickvoteError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.');
+const pollNotFound = (poll: string) => new ClickvoteError('poll_not_found', `Poll "${poll}" does not exist.`);

@@ -1,0 +1,39 @@
+/**
+ * The closed set of things that can go wrong, as the service names them.
+ * `src/http/problem.ts` alone decides which HTTP status each one becomes.
+ */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'malformed_json'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'route_not_found'
+  | 'poll_not_found'
+  | 'poll_archived'
+  | 'poll_definition_conflict'
+  | 'idempotency_key_reused'
+  | 'unavailable'
+  | 'internal';
+
+export interface FieldProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+export class ClickvoteError extends Error {
+  override readonly name = 'ClickvoteError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly fieldProblems: readonly FieldProblem[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export function isClickvoteError(error: unknown): error is ClickvoteError {
+  return error instanceof ClickvoteError;
+}

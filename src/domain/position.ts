@@ -1,0 +1,27 @@
+/**
+ * A place in the log in commit-safe order: (transaction id, global position). Positions alone are
+ * not safe, because a transaction that took position 10 can commit after one that took 11.
+ * Clients get it as an opaque token and hand it back as `minPosition`.
+ */
+export interface LogPosition {
+  readonly transactionId: bigint;
+  readonly globalPosition: bigint;
+}
+
+const tokenPattern = /^(\d{1,20})\.(\d{1,20})$/;
+
+export function formatPosition(position: LogPosition): string {
+  return `${position.transactionId}.${position.globalPosition}`;
+}
+
+export function parsePosition(token: string): LogPosition | undefined {
+  const match = tokenPattern.exec(token);
+  if (match === null) return undefined;
+  return { transactionId: BigInt(match[1]!), globalPosition: BigInt(match[2]!) };
+}
+
+export function comparePositions(a: LogPosition, b: LogPosition): number {
+  if (a.transactionId !== b.transactionId) return a.transactionId < b.transactionId ? -1 : 1;
+  if (a.globalPosition !== b.globalPosition) return a.globalPosition < b.globalPosition ? -1 : 1;
+  return 0;
+}

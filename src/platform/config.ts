@@ -1,0 +1,82 @@
+import { Either, ParseResult, Schema } from 'effect';
+
+const Port = Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 65535));
+const PositiveInt = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max));
+const oneOf = <const Values extends readonly [string, ...string[]]>(...values: Values) =>
+  Schema.String.pipe(
+    Schema.filter((value): value is Values[number] => values.includes(value), {
+      message: () => `must be one of ${values.join(', ')}`,
+    }),
+  );
+const BooleanFromString = Schema.transform(oneOf('true', 'false', '1', '0'), Schema.Boolean, {
+  strict: true,
+  decode: (text) => text === 'true' || text === '1',
+  encode: (flag) => (flag ? 'true' : 'false'),
+});
+const PostgresUrl = Schema.String.pipe(
+  Schema.pattern(/^postgres(ql)?:\/\//, { message: () => 'must be a postgres:// or postgresql:// URL' }),
+);
+const RedisUrl = Schema.String.pipe(
+  Schema.pattern(/^rediss?:\/\//, { message: () => 'must be a redis:// or rediss:// URL' }),
+);
+
+const secretVariables = new Set(['DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN']);
+
+const optional = <A, I>(schema: Schema.Schema<A, I>) => Schema.optional(schema);
+const withDefault = <A>(schema: Schema.Schema<A, string>, value: A) =>
+  Schema.optionalWith(schema, { default: () => value });
+
+/** Every variable the service reads. The README's configuration table mirrors this one. */
+export const EnvironmentSchema = Schema.Struct({
+  PORT: withDefault(Port, 3000),
+  HOST: withDefault(Schema.NonEmptyString, '0.0.0.0'),
+  ROLE: withDefault(oneOf('all', 'api', 'projector'), 'all'),
+  DATABASE_URL: optional(PostgresUrl),
+  DATABASE_POOL_SIZE: withDefault(PositiveInt(200), 10),
+  DATA_DIR: withDefault(Schema.NonEmptyString, './data'),
+  REDIS_URL: optional(RedisUrl),
+  ADMIN_TOKEN: optional(
+    Schema.String.pipe(Schema.minLength(16, { message: () => 'must be at least 16 characters' })),
+  ),
+  LOG_LEVEL: withDefault(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info'),
+  MIGRATE_ON_START: optional(BooleanFromString),
+  CREATE_DEMO_PROJECT: optional(BooleanFromString),
+  APPEND_BATCH_WINDOW_MS: withDefault(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 1000)), 2),
+  APPEND_MAX_BATCH: withDefault(PositiveInt(1000), 256),
+  APPEND_MAX_CONCURRENT_BATCHES: withDefault(PositiveInt(64), 4),
+});
+
+export type Environment = Schema.Schema.Type<typeof EnvironmentSchema>;
+
+export interface Config extends Environment {
+  /** No DATABASE_URL: PGlite under DATA_DIR, migrations and the demo project at start. */
+  readonly embedded: boolean;
+  readonly migrateOnStart: boolean;
+  readonly createDemoProject: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const decodeEnvironment = Schema.decodeUnknownEither(EnvironmentSchema, { errors: 'first' });
+
+/** Decodes the environment; empty strings count as unset. Throws one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const decoded = decodeEnvironment(present);
+  if (Either.isLeft(decoded)) {
+    const [issue] = ParseResult.ArrayFormatter.formatErrorSync(decoded.left);
+    const variable = String(issue?.path[0] ?? 'environment');
+    const shown = present[variable] === undefined || secretVariables.has(variable) ? '' : ` (got ${JSON.stringify(present[variable])})`;
+    throw new ConfigError(`Invalid environment variable ${variable}${shown}: ${issue?.message ?? 'invalid'}`);
+  }
+  const environment = decoded.right;
+  const embedded = environment.DATABASE_URL === undefined;
+  return {
+    ...environment,
+    embedded,
+    migrateOnStart: environment.MIGRATE_ON_START ?? embedded,
+    createDemoProject: environment.CREATE_DEMO_PROJECT ?? embedded,
+  };
+}

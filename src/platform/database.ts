@@ -1,0 +1,90 @@
+import { PGlite } from '@electric-sql/pglite';
+import { type ColumnType, type Generated, Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { PgliteDialect } from './pglite-dialect.js';
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  public_key: string;
+  secret_key_hash: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface PollsTable {
+  project_id: string;
+  name: string;
+  kind: string;
+  min_value: number;
+  max_value: number;
+  archived_at: Date | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: Date;
+}
+
+export interface VoteEventsTable {
+  global_position: ColumnType<string, never, never>;
+  transaction_id: ColumnType<string, never, never>;
+  event_id: string;
+  project_id: string;
+  poll: string;
+  target: string;
+  voter: string;
+  stream_version: number;
+  type: 'VoteCast' | 'VoteRetracted';
+  value: number;
+  previous: number;
+  metadata: unknown;
+  recorded_at: Date;
+  idempotency_key: string | null;
+}
+
+export interface BallotsTable {
+  project_id: string;
+  poll: string;
+  target: string;
+  voter: string;
+  value: number;
+  version: number;
+  last_transaction_id: string;
+  last_global_position: string;
+  updated_at: Date;
+}
+
+export interface IdempotencyKeysTable {
+  project_id: string;
+  key: string;
+  request_hash: string;
+  result: unknown;
+  created_at: Generated<Date>;
+}
+
+export interface Database {
+  projects: ProjectsTable;
+  polls: PollsTable;
+  vote_events: VoteEventsTable;
+  ballots: BallotsTable;
+  idempotency_keys: IdempotencyKeysTable;
+}
+
+export type DatabaseEngine = 'postgres' | 'pglite';
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly engine: DatabaseEngine;
+  close(): Promise<void>;
+}
+
+// int8 and numeric come back as strings from pg; positions and counts are read as such explicitly.
+export function openPostgres(connectionString: string, poolSize: number): DatabaseHandle {
+  const pool = new pg.Pool({ connectionString, max: poolSize });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, engine: 'postgres', close: () => db.destroy() };
+}
+
+/** `dataDir` undefined keeps the database in memory (tests). */
+export async function openPglite(dataDir?: string): Promise<DatabaseHandle> {
+  const pglite = await PGlite.create(dataDir === undefined ? {} : { dataDir });
+  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
+  return { db, engine: 'pglite', close: () => db.destroy() };
+}
