@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { type ColumnType, type Generated, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -84,6 +85,7 @@ export function openPostgres(connectionString: string, poolSize: number): Databa
 
 /** `dataDir` undefined keeps the database in memory (tests). */
 export async function openPglite(dataDir?: string): Promise<DatabaseHandle> {
+  if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   const pglite = await PGlite.create(dataDir === undefined ? {} : { dataDir });
   const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
   return { db, engine: 'pglite', close: () => db.destroy() };

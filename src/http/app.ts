@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { VoteAppender } from '../commands/vote-appender.js';
+import { ClickvoteError } from '../domain/errors.js';
+import type { Database } from '../platform/database.js';
+import { healthRoutes } from './health-routes.js';
+import { pollRoutes } from './poll-routes.js';
+import { problemHandler } from './problem.js';
+import { projectRoutes } from './project-routes.js';
+import { voteRoutes } from './vote-routes.js';
+
+export interface AppDependencies {
+  readonly db: Kysely<Database>;
+  readonly appender: VoteAppender;
+  readonly logger: Logger;
+  readonly adminToken: string | undefined;
+}
+
+const requestIdPattern = /^[\w.:-]{1,100}$/;
+
+export function createApp({ db, appender, logger, adminToken }: AppDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, error) => (error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    }),
+  );
+  app.use(healthRoutes(db));
+  app.use(projectRoutes(db, adminToken));
+  app.use(pollRoutes(db));
+  app.use(voteRoutes(db, appender));
+  app.use(() => {
+    throw new ClickvoteError('route_not_found', 'There is no such route; see the README for the API.');
+  });
+  app.use(problemHandler);
+  return app;
+}

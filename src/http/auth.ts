@@ -1,0 +1,50 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler, Response } from 'express';
+import type { Kysely } from 'kysely';
+import { type AuthenticatedProject, findProjectByKey, type KeyAccess } from '../commands/projects.js';
+import { ClickvoteError } from '../domain/errors.js';
+import type { Database } from '../platform/database.js';
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+/** Requires a project key; `secret` routes refuse public keys, `public` routes take either. */
+export function requireProjectKey(db: Kysely<Database>, needed: KeyAccess): RequestHandler {
+  return async (req, res, next) => {
+    const key = bearerToken(req.get('authorization'));
+    if (key === undefined) throw new ClickvoteError('unauthenticated', 'Send a project key as "Authorization: Bearer <key>".');
+    const project = await findProjectByKey(db, key);
+    if (project === undefined) throw new ClickvoteError('unauthenticated', 'The key is not valid.');
+    if (needed === 'secret' && project.access !== 'secret') {
+      throw new ClickvoteError('forbidden', 'This route needs the project\'s secret key; public keys only vote and read.');
+    }
+    res.locals.project = project;
+    next();
+  };
+}
+
+export function authenticatedProject(res: Response): AuthenticatedProject {
+  const project = res.locals.project as AuthenticatedProject | undefined;
+  if (project === undefined) throw new Error('requireProjectKey must run before this handler');
+  return project;
+}
+
+export function requireAdminToken(adminToken: string | undefined): RequestHandler {
+  const expected = adminToken === undefined ? undefined : digest(adminToken);
+  return (req, _res, next) => {
+    const token = bearerToken(req.get('authorization'));
+    if (token === undefined) throw new ClickvoteError('unauthenticated', 'Send the admin token as "Authorization: Bearer <token>".');
+    if (expected === undefined) throw new ClickvoteError('forbidden', 'The admin API is off: ADMIN_TOKEN is not set.');
+    if (!timingSafeEqual(digest(token), expected)) {
+      const isProjectKey = token.startsWith('cv_pk_') || token.startsWith('cv_sk_');
+      throw isProjectKey
+        ? new ClickvoteError('forbidden', 'Project keys cannot use the admin API.')
+        : new ClickvoteError('unauthenticated', 'The admin token is not valid.');
+    }
+    next();
+  };
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();

@@ -1,0 +1,58 @@
+import { Schema } from 'effect';
+import { Router } from 'express';
+import type { Kysely } from 'kysely';
+import { archivePoll, definePoll, getPoll, listPolls, type PollView } from '../commands/polls.js';
+import { pollKinds } from '../domain/poll.js';
+import type { Database } from '../platform/database.js';
+import { authenticatedProject, requireProjectKey } from './auth.js';
+import { jsonBody } from './json-body.js';
+import { decodeInput, PollName } from './validation.js';
+
+const DefinePollBody = Schema.Struct({
+  kind: Schema.Literal(...pollKinds),
+  min: Schema.optional(Schema.Int),
+  max: Schema.optional(Schema.Int),
+});
+const PollParams = Schema.Struct({ poll: PollName });
+
+export function pollRoutes(db: Kysely<Database>): Router {
+  const router = Router();
+  const publicKey = requireProjectKey(db, 'public');
+  const secretKey = requireProjectKey(db, 'secret');
+
+  router.get('/v1/polls', publicKey, async (_req, res) => {
+    const polls = await listPolls(db, authenticatedProject(res).id);
+    res.json({ polls: polls.map(toPollBody) });
+  });
+
+  router.get('/v1/polls/:poll', publicKey, async (req, res) => {
+    const { poll } = decodeInput(PollParams, req.params, 'path');
+    res.json(toPollBody(await getPoll(db, authenticatedProject(res).id, poll)));
+  });
+
+  router.put('/v1/polls/:poll', secretKey, ...jsonBody, async (req, res) => {
+    const { poll: name } = decodeInput(PollParams, req.params, 'path');
+    const body = decodeInput(DefinePollBody, req.body, 'body');
+    const { change, poll } = await definePoll(db, { projectId: authenticatedProject(res).id, name, ...body });
+    res.status(change === 'created' ? 201 : 200).json({ ...toPollBody(poll), change });
+  });
+
+  router.delete('/v1/polls/:poll', secretKey, async (req, res) => {
+    const { poll } = decodeInput(PollParams, req.params, 'path');
+    await archivePoll(db, authenticatedProject(res).id, poll);
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+function toPollBody(poll: PollView) {
+  return {
+    name: poll.name,
+    kind: poll.kind,
+    ...(poll.kind === 'rating' ? { min: poll.min, max: poll.max } : {}),
+    archived: poll.archived,
+    createdAt: poll.createdAt.toISOString(),
+    archivedAt: poll.archivedAt?.toISOString() ?? null,
+  };
+}

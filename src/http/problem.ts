@@ -1,0 +1,81 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import { ClickvoteError, type ErrorCode, isClickvoteError } from '../domain/errors.js';
+
+/** The one place where error codes become HTTP statuses (RFC 9457 problem documents). */
+const problems: Record<ErrorCode, { status: number; title: string }> = {
+  validation_failed: { status: 400, title: 'The request is not valid' },
+  malformed_json: { status: 400, title: 'The body is not valid JSON' },
+  malformed_request: { status: 400, title: 'The request is malformed' },
+  unauthenticated: { status: 401, title: 'A valid key is required' },
+  forbidden: { status: 403, title: 'This key may not do that' },
+  route_not_found: { status: 404, title: 'No such route' },
+  poll_not_found: { status: 404, title: 'No such poll' },
+  poll_definition_conflict: { status: 409, title: 'The poll cannot change that way' },
+  poll_archived: { status: 410, title: 'The poll is archived' },
+  payload_too_large: { status: 413, title: 'The body is too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported content type' },
+  idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used for another request' },
+  internal: { status: 500, title: 'Internal error' },
+  unavailable: { status: 503, title: 'Service unavailable' },
+};
+
+export function statusOf(code: ErrorCode): number {
+  return problems[code].status;
+}
+
+export function sendProblem(res: Response, error: ClickvoteError): void {
+  const { status, title } = problems[error.code];
+  res.locals.problem = error.code;
+  res
+    .status(status)
+    .type('application/problem+json')
+    .json({
+      type: `urn:clickvote:problem:${error.code}`,
+      title,
+      status,
+      detail: error.message,
+      ...(error.fieldProblems.length > 0 ? { errors: error.fieldProblems } : {}),
+      requestId: res.req.id,
+    });
+}
+
+const bodyParserErrors: Record<string, ErrorCode> = {
+  'entity.too.large': 'payload_too_large',
+  'entity.parse.failed': 'malformed_json',
+  'encoding.unsupported': 'unsupported_media_type',
+  'charset.unsupported': 'unsupported_media_type',
+};
+
+/** Turns anything thrown below into a ClickvoteError; unknown failures become `internal`. */
+export function toClickvoteError(error: unknown): ClickvoteError {
+  if (isClickvoteError(error)) return error;
+  const { type, status } = (error ?? {}) as { type?: string; status?: number };
+  const bodyCode = type === undefined ? undefined : bodyParserErrors[type];
+  if (bodyCode !== undefined) return new ClickvoteError(bodyCode, describeBodyError(bodyCode));
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ClickvoteError('malformed_request', error instanceof Error ? error.message : 'Malformed request.');
+  }
+  return new ClickvoteError('internal', 'Something went wrong on our side; the request id helps find it in the logs.');
+}
+
+function describeBodyError(code: ErrorCode): string {
+  switch (code) {
+    case 'payload_too_large':
+      return 'Request bodies are limited to 16 KiB.';
+    case 'malformed_json':
+      return 'The body could not be parsed as JSON.';
+    default:
+      return 'The body must be UTF-8 encoded JSON.';
+  }
+}
+
+export const problemHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  const problem = toClickvoteError(error);
+  if (problem.code === 'internal') req.log.error({ err: error }, 'request failed');
+  else req.log.warn({ problem: problem.code, detail: problem.message, errors: problem.fieldProblems }, 'request rejected');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendProblem(res, problem);
+};

@@ -1,0 +1,46 @@
+import { Schema } from 'effect';
+import { Router } from 'express';
+import type { Kysely } from 'kysely';
+import { castVote } from '../commands/cast-vote.js';
+import type { VoteAppender } from '../commands/vote-appender.js';
+import type { Database } from '../platform/database.js';
+import { authenticatedProject, requireProjectKey } from './auth.js';
+import { jsonBody } from './json-body.js';
+import { decodeInput, Identifier, PollName } from './validation.js';
+
+const VoteBody = Schema.Struct({ target: Identifier, voter: Identifier, value: Schema.Int });
+const VoteParams = Schema.Struct({ poll: PollName });
+const IdempotencyKey = Schema.String.pipe(
+  Schema.pattern(/^[\x21-\x7e]{1,255}$/, { message: () => 'must be 1 to 255 visible ASCII characters' }),
+);
+const maxUserAgentLength = 200;
+
+export function voteRoutes(db: Kysely<Database>, appender: VoteAppender): Router {
+  const router = Router();
+
+  router.post('/v1/polls/:poll/votes', requireProjectKey(db, 'public'), ...jsonBody, async (req, res) => {
+    const { poll } = decodeInput(VoteParams, req.params, 'path');
+    const header = req.get('idempotency-key');
+    const idempotencyKey = header === undefined ? undefined : decodeInput(IdempotencyKey, header, 'Idempotency-Key');
+    const { target, voter, value } = decodeInput(VoteBody, req.body, 'body');
+    const project = authenticatedProject(res);
+    const receipt = await castVote(appender, {
+      projectId: project.id,
+      poll,
+      target,
+      voter,
+      value,
+      idempotencyKey,
+      metadata: {
+        source: 'http',
+        requestId: String(req.id),
+        keyId: project.keyId,
+        userAgent: req.get('user-agent')?.slice(0, maxUserAgentLength),
+      },
+    });
+    if (receipt.replayed) res.set('Idempotent-Replayed', 'true');
+    res.json(receipt.result);
+  });
+
+  return router;
+}

@@ -1,0 +1,18 @@
+import { loadConfig } from './config.js';
+import { openPglite, openPostgres } from './database.js';
+import { migrateToLatest } from './migrate.js';
+import path from 'node:path';
+
+/** `npm run migrate`: applies every pending migration to DATABASE_URL (or the embedded PGlite). */
+const config = loadConfig(process.env);
+const database =
+  config.DATABASE_URL === undefined
+    ? await openPglite(path.resolve(config.DATA_DIR, 'pglite'))
+    : openPostgres(config.DATABASE_URL, 1);
+try {
+  const results = await migrateToLatest(database.db);
+  for (const result of results) console.log(`${result.status}: ${result.migrationName}`);
+  console.log(results.length === 0 ? 'Database is up to date.' : `Applied ${results.length} migration(s).`);
+} finally {
+  await database.close();
+}
