@@ -31,9 +31,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   // concurrent batch would serialise them on one row. The append path checks the poll instead.
   await sql`
     create table vote_events (
-      global_position bigint generated always as identity primary key,
+      global_position bigint generated always as identity,
       transaction_id xid8 not null default pg_current_xact_id(),
-      event_id uuid not null unique,
+      event_id uuid primary key,
       project_id uuid not null,
       poll text not null,
       target text not null check (char_length(target) between 1 and 256),
@@ -47,11 +47,16 @@ export async function up(db: Kysely<any>): Promise<void> {
       idempotency_key text,
       check ((type = 'VoteCast' and value <> 0 and value <> previous)
           or (type = 'VoteRetracted' and value = 0 and previous <> 0)),
-      unique (project_id, poll, target, voter, stream_version),
-      unique (project_id, idempotency_key)
+      unique (project_id, poll, target, voter, stream_version)
     )
   `.execute(db);
-  await sql`create index vote_events_commit_order on vote_events (transaction_id, global_position)`.execute(db);
+  // Every index costs every append, so: no separate index on global_position (the commit-order
+  // index is unique and identity keeps positions unique), and no index entries for votes without a key.
+  await sql`create unique index vote_events_commit_order on vote_events (transaction_id, global_position)`.execute(db);
+  await sql`
+    create unique index vote_events_idempotency_key on vote_events (project_id, idempotency_key)
+    where idempotency_key is not null
+  `.execute(db);
   await sql`create index vote_events_by_target on vote_events (project_id, poll, target, global_position)`.execute(db);
   await sql`create index vote_events_by_voter on vote_events (project_id, voter, global_position)`.execute(db);
 

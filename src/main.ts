@@ -5,6 +5,7 @@ import { VoteAppender } from './commands/vote-appender.js';
 import { createApp } from './http/app.js';
 import { type Config, ConfigError, loadConfig } from './platform/config.js';
 import { type DatabaseHandle, openPglite, openPostgres } from './platform/database.js';
+import type { Logger } from 'pino';
 import { createLogger } from './platform/logger.js';
 import { migrateToLatest } from './platform/migrate.js';
 
@@ -12,7 +13,7 @@ import { migrateToLatest } from './platform/migrate.js';
 async function main(): Promise<void> {
   const config = readConfigOrExit();
   const logger = createLogger(config.LOG_LEVEL);
-  const database = await openDatabase(config);
+  const database = await openDatabase(config, logger);
   if (config.migrateOnStart) await migrateToLatest(database.db);
 
   const appender = new VoteAppender(database.db, {
@@ -50,8 +51,12 @@ function readConfigOrExit(): Config {
   }
 }
 
-async function openDatabase(config: Config): Promise<DatabaseHandle> {
-  if (config.DATABASE_URL !== undefined) return openPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
+  if (config.DATABASE_URL !== undefined) {
+    return openPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE, (error) =>
+      logger.warn({ err: error }, 'idle database connection lost'),
+    );
+  }
   return openPglite(path.resolve(config.DATA_DIR, 'pglite'));
 }
 

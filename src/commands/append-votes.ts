@@ -4,6 +4,7 @@ import { formatPosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 import { advisoryLockKey, inLockOrder } from './advisory-locks.js';
 import {
+  type BallotToSave,
   type BatchPlan,
   type BatchState,
   ballotKeyOf,
@@ -154,23 +155,32 @@ async function insertEvents(tx: Transaction<Database>, plan: BatchPlan): Promise
   );
 }
 
+/** Plain inserts and updates, not an upsert: the ballot locks already rule out a concurrent first vote. */
 async function saveBallots(tx: Transaction<Database>, plan: BatchPlan, positions: Map<string, string>): Promise<void> {
-  if (plan.ballots.length === 0) return;
-  const b = plan.ballots;
-  const positionOf = (eventId: string) => positions.get(eventId)!.split('.')[1]!;
-  await sql`
-    insert into ballots (project_id, poll, target, voter, value, version, last_transaction_id, last_global_position, updated_at)
-    select project_id, poll, target, voter, value, version, pg_current_xact_id(), last_global_position, updated_at
-    from unnest(
+  const positionOf = (ballot: BallotToSave) => positions.get(ballot.lastEventId)!.split('.')[1]!;
+  const columns = (b: BallotToSave[]) => sql`unnest(
       ${b.map((x) => x.command.projectId)}::uuid[], ${b.map((x) => x.command.poll)}::text[],
       ${b.map((x) => x.command.target)}::text[], ${b.map((x) => x.command.voter)}::text[],
       ${b.map((x) => x.state.value)}::int[], ${b.map((x) => x.state.version)}::int[],
-      ${b.map((x) => positionOf(x.lastEventId))}::bigint[], ${b.map((x) => x.command.now.toISOString())}::timestamptz[]
-    ) as b(project_id, poll, target, voter, value, version, last_global_position, updated_at)
-    on conflict (project_id, poll, target, voter) do update set
-      value = excluded.value, version = excluded.version, last_transaction_id = excluded.last_transaction_id,
-      last_global_position = excluded.last_global_position, updated_at = excluded.updated_at
-  `.execute(tx);
+      ${b.map(positionOf)}::bigint[], ${b.map((x) => x.command.now.toISOString())}::timestamptz[]
+    ) as s(project_id, poll, target, voter, value, version, last_global_position, updated_at)`;
+  const inserts = plan.ballots.filter((ballot) => !ballot.stored);
+  const updates = plan.ballots.filter((ballot) => ballot.stored);
+  if (inserts.length > 0) {
+    await sql`
+      insert into ballots (project_id, poll, target, voter, value, version, last_transaction_id, last_global_position, updated_at)
+      select project_id, poll, target, voter, value, version, pg_current_xact_id(), last_global_position, updated_at
+      from ${columns(inserts)}
+    `.execute(tx);
+  }
+  if (updates.length > 0) {
+    await sql`
+      update ballots b set value = s.value, version = s.version, last_transaction_id = pg_current_xact_id(),
+        last_global_position = s.last_global_position, updated_at = s.updated_at
+      from ${columns(updates)}
+      where (b.project_id, b.poll, b.target, b.voter) = (s.project_id, s.poll, s.target, s.voter)
+    `.execute(tx);
+  }
 }
 
 async function saveIdempotencyKeys(tx: Transaction<Database>, plan: BatchPlan, outcomes: VoteOutcome[]): Promise<void> {

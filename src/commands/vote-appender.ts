@@ -5,7 +5,10 @@ import { appendVoteBatch } from './append-votes.js';
 import type { VoteCommand, VoteReceipt } from './vote-command.js';
 
 export interface VoteAppenderOptions {
-  /** How long the first command of a batch waits for company. */
+  /**
+   * How long a command waits for company while other batches are in flight. An idle appender
+   * sends a command on the next turn of the event loop, so a lone caller pays no window.
+   */
   readonly windowMs: number;
   readonly maxBatch: number;
   /** Batches in flight at once; each holds one database connection. */
@@ -13,6 +16,8 @@ export interface VoteAppenderOptions {
   readonly maxAttempts?: number;
   readonly onBatchAppended?: (batch: { size: number; durationMs: number }) => void;
 }
+
+const minimumSplit = 16;
 
 interface Waiting {
   readonly command: VoteCommand;
@@ -26,7 +31,7 @@ interface Waiting {
  */
 export class VoteAppender {
   private queue: Waiting[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private inFlight = 0;
   private closing = false;
   private drained: (() => void) | undefined;
@@ -41,18 +46,24 @@ export class VoteAppender {
     return new Promise((resolve, reject) => {
       this.queue.push({ command, resolve, reject });
       if (this.queue.length >= this.options.maxBatch) this.startBatches();
-      else this.timer ??= setTimeout(() => this.onWindowClosed(), this.options.windowMs);
+      else this.timer ??= this.inFlight === 0 ? setImmediate(() => this.onWindowClosed()) : setTimeout(() => this.onWindowClosed(), this.options.windowMs);
     });
   }
 
   /** Stops taking commands and resolves once every accepted one has been answered. */
   async close(): Promise<void> {
     this.closing = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.cancelTimer();
     this.timer = undefined;
     this.startBatches();
     if (this.inFlight === 0 && this.queue.length === 0) return;
     await new Promise<void>((resolve) => (this.drained = resolve));
+  }
+
+  private cancelTimer(): void {
+    if (this.timer === undefined) return;
+    if ('hasRef' in this.timer && !('refresh' in this.timer)) clearImmediate(this.timer as NodeJS.Immediate);
+    else clearTimeout(this.timer as NodeJS.Timeout);
   }
 
   private onWindowClosed(): void {
@@ -62,7 +73,10 @@ export class VoteAppender {
 
   private startBatches(): void {
     while (this.inFlight < this.options.maxConcurrentBatches && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
+      // Spread a long queue over the free slots so both the database and this process stay busy.
+      const freeSlots = this.options.maxConcurrentBatches - this.inFlight;
+      const size = Math.min(this.options.maxBatch, Math.max(minimumSplit, Math.ceil(this.queue.length / freeSlots)));
+      const batch = this.queue.splice(0, size);
       this.inFlight += 1;
       void this.append(batch).finally(() => this.onBatchDone());
     }

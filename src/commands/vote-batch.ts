@@ -33,6 +33,8 @@ export interface BallotToSave {
   readonly command: VoteCommand;
   readonly state: BallotState;
   readonly lastEventId: string;
+  /** Whether the ballot had a row before this batch: update it, else insert one. */
+  readonly stored: boolean;
 }
 
 export interface IdempotencyKeyToSave {
@@ -97,7 +99,7 @@ export function planBatch(commands: readonly VoteCommand[], stored: BatchState):
       const state = evolve(next.state, event);
       events.push({ command, event, streamVersion: state.version });
       next = { state, position: { eventId: command.eventId } };
-      lastEvents.set(ballotKey, { command, state, lastEventId: command.eventId });
+      lastEvents.set(ballotKey, { command, state, lastEventId: command.eventId, stored: stored.ballots.has(ballotKey) });
     }
     ballots.set(ballotKey, next);
     if (requestHash !== undefined) {

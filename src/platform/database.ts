@@ -77,8 +77,15 @@ export interface DatabaseHandle {
 }
 
 // int8 and numeric come back as strings from pg; positions and counts are read as such explicitly.
-export function openPostgres(connectionString: string, poolSize: number): DatabaseHandle {
+export function openPostgres(
+  connectionString: string,
+  poolSize: number,
+  onIdleClientError: (error: Error) => void = () => {},
+): DatabaseHandle {
   const pool = new pg.Pool({ connectionString, max: poolSize });
+  // An idle client that loses its server (restart, failover) must not crash the process;
+  // the pool drops it and the next query opens a new one.
+  pool.on('error', onIdleClientError);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, engine: 'postgres', close: () => db.destroy() };
 }
