@@ -23,7 +23,7 @@ const randomBallot = () => ({ target: `t${Math.floor(Math.random() * targets)}`,
 
 async function measureOurs(callers: number): Promise<number> {
   const appender = new VoteAppender(database.db, {
-    windowMs: envNumber('APPEND_BATCH_WINDOW_MS', 2),
+    windowMs: envNumber('APPEND_BATCH_WINDOW_MS', 0),
     maxBatch: envNumber('APPEND_MAX_BATCH', 256),
     maxConcurrentBatches: envNumber('APPEND_MAX_CONCURRENT_BATCHES', 4),
   });
@@ -54,6 +54,10 @@ try {
     const ours = await measureOurs(callers);
     results.push({ callers, ours, baseline, ratio: ours / baseline });
     rows.push([callers, formatRate(ours), formatRate(baseline), `${(ours / baseline).toFixed(1)}x`]);
+  }
+  if (process.env.BENCH_DEBUG === '1') {
+    const { rows } = await sql`select relname, seq_scan, seq_tup_read, idx_scan, n_live_tup from pg_stat_user_tables`.execute(database.db);
+    console.log(rows);
   }
 } finally {
   await database.dispose();

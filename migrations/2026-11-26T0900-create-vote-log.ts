@@ -102,9 +102,59 @@ export async function up(db: Kysely<any>): Promise<void> {
       primary key (project_id, key)
     )
   `.execute(db);
+
+  // One round trip for the start of every append batch: lock the batch's polls (shared) and
+  // ballots and idempotency keys (exclusive) in the order given, then read what they guard. A
+  // volatile function takes a fresh snapshot per statement, so the reads see every batch that
+  // held these locks before us. Each read is a lateral primary-key lookup kept apart by
+  // "offset 0", so the cached plan stays an index probe per key however the tables grow.
+  await sql`
+    create function lock_vote_batch(
+      poll_locks bigint[], ballot_locks bigint[],
+      poll_projects uuid[], poll_names text[],
+      ballot_projects uuid[], ballot_polls text[], ballot_targets text[], ballot_voters text[],
+      key_projects uuid[], key_names text[]
+    ) returns table (
+      row_kind text, project_id uuid, poll text, target text, voter text, key text,
+      poll_kind text, min_value integer, max_value integer, archived boolean,
+      value integer, version integer, last_position text, request_hash text, result jsonb
+    ) language plpgsql volatile as $$
+    begin
+      perform pg_advisory_xact_lock_shared(k) from unnest(poll_locks) as k;
+      perform pg_advisory_xact_lock(k) from unnest(ballot_locks) as k;
+      return query
+        select 'poll', w.project_id, w.name, null::text, null::text, null::text,
+               p.kind, p.min_value, p.max_value, p.archived_at is not null,
+               null::integer, null::integer, null::text, null::text, null::jsonb
+        from unnest(poll_projects, poll_names) as w(project_id, name)
+        cross join lateral (
+          select * from polls p where p.project_id = w.project_id and p.name = w.name offset 0
+        ) as p
+        union all
+        select 'ballot', w.project_id, w.poll, w.target, w.voter, null,
+               null, null, null, null,
+               b.value, b.version, b.last_transaction_id::text || '.' || b.last_global_position::text, null, null
+        from unnest(ballot_projects, ballot_polls, ballot_targets, ballot_voters) as w(project_id, poll, target, voter)
+        cross join lateral (
+          select * from ballots b
+          where b.project_id = w.project_id and b.poll = w.poll and b.target = w.target and b.voter = w.voter
+          offset 0
+        ) as b
+        union all
+        select 'key', w.project_id, null, null, null, w.key,
+               null, null, null, null,
+               null, null, null, k.request_hash, k.result
+        from unnest(key_projects, key_names) as w(project_id, key)
+        cross join lateral (
+          select * from idempotency_keys k where k.project_id = w.project_id and k.key = w.key offset 0
+        ) as k;
+    end
+    $$
+  `.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await sql`drop function lock_vote_batch`.execute(db);
   await sql`drop table idempotency_keys, ballots`.execute(db);
   await sql`drop trigger vote_events_append_only on vote_events`.execute(db);
   await sql`drop table vote_events`.execute(db);

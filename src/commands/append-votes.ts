@@ -1,6 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { PollDefinition, PollKind } from '../domain/poll.js';
-import { formatPosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 import { advisoryLockKey, inLockOrder } from './advisory-locks.js';
 import {
@@ -24,8 +23,9 @@ export interface AppendOptions {
 const retryableCodes = new Set(['23505', '40001', '40P01']);
 
 /**
- * Appends a batch of vote commands in one transaction and answers each one separately.
- * A batch that fails for a reason no retry can fix is split, so a bad command fails alone.
+ * Appends a batch of vote commands in one transaction of two statements (lock and read, then
+ * write) and answers each command separately. A batch that fails for a reason no retry can fix
+ * is split, so a bad command fails alone.
  */
 export async function appendVoteBatch(
   db: Kysely<Database>,
@@ -49,156 +49,135 @@ export async function appendVoteBatch(
 }
 
 async function appendInTransaction(tx: Transaction<Database>, commands: readonly VoteCommand[]): Promise<VoteOutcome[]> {
-  await lockBatch(tx, commands);
-  const plan = planBatch(commands, await readBatchState(tx, commands));
-  const positions = await insertEvents(tx, plan);
-  const positionOf = (eventId: string) => positions.get(eventId)!;
-  await saveBallots(tx, plan, positions);
-  const outcomes = plan.outcomes(positionOf);
-  await saveIdempotencyKeys(tx, plan, outcomes);
-  return outcomes;
+  const plan = planBatch(commands, await lockAndReadBatch(tx, commands));
+  const positions = await writeBatch(tx, plan);
+  return plan.outcomes((eventId) => positions.get(eventId)!);
 }
 
-/** Polls shared (a definition change waits for appends), then ballots and keys exclusively. */
-async function lockBatch(tx: Transaction<Database>, commands: readonly VoteCommand[]): Promise<void> {
-  const pollLocks = inLockOrder(commands.map((c) => advisoryLockKey('poll', c.projectId, c.poll)));
+interface LockedRow {
+  row_kind: 'poll' | 'ballot' | 'key';
+  project_id: string;
+  poll: string | null;
+  target: string | null;
+  voter: string | null;
+  key: string | null;
+  poll_kind: PollKind | null;
+  min_value: number | null;
+  max_value: number | null;
+  archived: boolean | null;
+  value: number | null;
+  version: number | null;
+  last_position: string | null;
+  request_hash: string | null;
+  result: VoteResult | null;
+}
+
+/** Every appender locks polls (shared), then ballots and keys, each in one fixed order. */
+async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly VoteCommand[]): Promise<BatchState> {
+  const polls = uniqueBy(commands, pollKeyOf);
+  const ballots = uniqueBy(commands, ballotKeyOf);
+  const keyed = uniqueBy(commands.filter((c) => c.idempotencyKey !== undefined), idempotencyKeyOf);
+  const pollLocks = inLockOrder(polls.map((c) => advisoryLockKey('poll', c.projectId, c.poll)));
   const ballotLocks = inLockOrder([
-    ...commands.map((c) => advisoryLockKey('ballot', c.projectId, c.poll, c.target, c.voter)),
-    ...commands.flatMap((c) => (c.idempotencyKey === undefined ? [] : [advisoryLockKey('idempotency-key', c.projectId, c.idempotencyKey)])),
+    ...ballots.map((c) => advisoryLockKey('ballot', c.projectId, c.poll, c.target, c.voter)),
+    ...keyed.map((c) => advisoryLockKey('idempotency-key', c.projectId, c.idempotencyKey!)),
   ]);
-  await sql`select pg_advisory_xact_lock_shared(k) from unnest(${pollLocks}::bigint[]) as k`.execute(tx);
-  await sql`select pg_advisory_xact_lock(k) from unnest(${ballotLocks}::bigint[]) as k`.execute(tx);
+  const { rows } = await sql<LockedRow>`
+    select * from lock_vote_batch(
+      ${pollLocks}::bigint[], ${ballotLocks}::bigint[],
+      ${polls.map((c) => c.projectId)}::uuid[], ${polls.map((c) => c.poll)}::text[],
+      ${ballots.map((c) => c.projectId)}::uuid[], ${ballots.map((c) => c.poll)}::text[],
+      ${ballots.map((c) => c.target)}::text[], ${ballots.map((c) => c.voter)}::text[],
+      ${keyed.map((c) => c.projectId)}::uuid[], ${keyed.map((c) => c.idempotencyKey!)}::text[]
+    )
+  `.execute(tx);
+  return toBatchState(rows);
 }
 
-async function readBatchState(tx: Transaction<Database>, commands: readonly VoteCommand[]): Promise<BatchState> {
-  const [polls, ballots, idempotencyKeys] = await Promise.all([
-    readPolls(tx, commands),
-    readBallots(tx, commands),
-    readIdempotencyKeys(tx, commands),
-  ]);
+function toBatchState(rows: readonly LockedRow[]): BatchState {
+  const polls = new Map<string, PollDefinition>();
+  const ballots = new Map<string, StoredBallot>();
+  const idempotencyKeys = new Map<string, StoredIdempotencyKey>();
+  for (const row of rows) {
+    const projectId = row.project_id;
+    if (row.row_kind === 'poll') {
+      polls.set(pollKeyOf({ projectId, poll: row.poll! }), {
+        name: row.poll!,
+        kind: row.poll_kind!,
+        min: row.min_value!,
+        max: row.max_value!,
+        archived: row.archived!,
+      });
+    } else if (row.row_kind === 'ballot') {
+      const key = ballotKeyOf({ projectId, poll: row.poll!, target: row.target!, voter: row.voter! } as VoteCommand);
+      ballots.set(key, { value: row.value!, version: row.version!, position: row.last_position! });
+    } else {
+      idempotencyKeys.set(`${projectId}\u0000${row.key!}`, { requestHash: row.request_hash!, result: row.result! });
+    }
+  }
   return { polls, ballots, idempotencyKeys };
 }
 
-async function readPolls(tx: Transaction<Database>, commands: readonly VoteCommand[]) {
-  const wanted = uniqueBy(commands, pollKeyOf);
-  const { rows } = await sql<{ project_id: string; name: string; kind: PollKind; min_value: number; max_value: number; archived: boolean }>`
-    select p.project_id, p.name, p.kind, p.min_value, p.max_value, p.archived_at is not null as archived
-    from polls p
-    join unnest(${wanted.map((c) => c.projectId)}::uuid[], ${wanted.map((c) => c.poll)}::text[]) as w(project_id, name)
-      using (project_id, name)
-  `.execute(tx);
-  return new Map<string, PollDefinition>(
-    rows.map((row) => [
-      pollKeyOf({ projectId: row.project_id, poll: row.name }),
-      { name: row.name, kind: row.kind, min: row.min_value, max: row.max_value, archived: row.archived },
-    ]),
-  );
-}
-
-async function readBallots(tx: Transaction<Database>, commands: readonly VoteCommand[]) {
-  const wanted = uniqueBy(commands, ballotKeyOf);
-  const { rows } = await sql<{ project_id: string; poll: string; target: string; voter: string; value: number; version: number; tx: string; pos: string }>`
-    select b.project_id, b.poll, b.target, b.voter, b.value, b.version,
-           b.last_transaction_id::text as tx, b.last_global_position::text as pos
-    from ballots b
-    join unnest(
-      ${wanted.map((c) => c.projectId)}::uuid[], ${wanted.map((c) => c.poll)}::text[],
-      ${wanted.map((c) => c.target)}::text[], ${wanted.map((c) => c.voter)}::text[]
-    ) as w(project_id, poll, target, voter) using (project_id, poll, target, voter)
-  `.execute(tx);
-  return new Map<string, StoredBallot>(
-    rows.map((row) => [
-      ballotKeyOf({ projectId: row.project_id, poll: row.poll, target: row.target, voter: row.voter } as VoteCommand),
-      { value: row.value, version: row.version, position: formatPosition({ transactionId: BigInt(row.tx), globalPosition: BigInt(row.pos) }) },
-    ]),
-  );
-}
-
-async function readIdempotencyKeys(tx: Transaction<Database>, commands: readonly VoteCommand[]) {
-  const wanted = uniqueBy(
-    commands.filter((c) => c.idempotencyKey !== undefined),
-    idempotencyKeyOf,
-  );
-  if (wanted.length === 0) return new Map<string, StoredIdempotencyKey>();
-  const { rows } = await sql<{ project_id: string; key: string; request_hash: string; result: VoteResult }>`
-    select k.project_id, k.key, k.request_hash, k.result
-    from idempotency_keys k
-    join unnest(${wanted.map((c) => c.projectId)}::uuid[], ${wanted.map((c) => c.idempotencyKey!)}::text[]) as w(project_id, key)
-      using (project_id, key)
-  `.execute(tx);
-  return new Map<string, StoredIdempotencyKey>(
-    rows.map((row) => [`${row.project_id}\u0000${row.key}`, { requestHash: row.request_hash, result: row.result }]),
-  );
-}
-
-/** One multi-row insert in arrival order, so a ballot's versions follow its global positions. */
-async function insertEvents(tx: Transaction<Database>, plan: BatchPlan): Promise<Map<string, string>> {
-  if (plan.events.length === 0) return new Map();
+/**
+ * The whole write of a batch in one statement: events in arrival order (so a ballot's versions
+ * follow its positions), the ballots they move, and the first answer to each idempotency key.
+ */
+async function writeBatch(tx: Transaction<Database>, plan: BatchPlan): Promise<Map<string, string>> {
+  if (plan.events.length === 0 && plan.idempotencyKeys.length === 0) return new Map();
   const e = plan.events;
-  const { rows } = await sql<{ event_id: string; tx: string; pos: string }>`
-    insert into vote_events
-      (event_id, project_id, poll, target, voter, stream_version, type, value, previous, metadata, recorded_at, idempotency_key)
-    select event_id, project_id, poll, target, voter, stream_version, type, value, previous, metadata::jsonb, recorded_at, idempotency_key
-    from unnest(
-      ${e.map((x) => x.command.eventId)}::uuid[], ${e.map((x) => x.command.projectId)}::uuid[],
-      ${e.map((x) => x.command.poll)}::text[], ${e.map((x) => x.command.target)}::text[],
-      ${e.map((x) => x.command.voter)}::text[], ${e.map((x) => x.streamVersion)}::int[],
-      ${e.map((x) => x.event.type)}::text[], ${e.map((x) => (x.event.type === 'VoteCast' ? x.event.value : 0))}::int[],
-      ${e.map((x) => x.event.previous)}::int[], ${e.map((x) => JSON.stringify(x.command.metadata))}::text[],
-      ${e.map((x) => x.command.now.toISOString())}::timestamptz[], ${e.map((x) => x.command.idempotencyKey ?? null)}::text[]
-    ) with ordinality as e(event_id, project_id, poll, target, voter, stream_version, type, value, previous, metadata, recorded_at, idempotency_key, arrival)
-    order by arrival
-    returning event_id, transaction_id::text as tx, global_position::text as pos
-  `.execute(tx);
-  return new Map(
-    rows.map((row) => [row.event_id, formatPosition({ transactionId: BigInt(row.tx), globalPosition: BigInt(row.pos) })]),
-  );
-}
-
-/** Plain inserts and updates, not an upsert: the ballot locks already rule out a concurrent first vote. */
-async function saveBallots(tx: Transaction<Database>, plan: BatchPlan, positions: Map<string, string>): Promise<void> {
-  const positionOf = (ballot: BallotToSave) => positions.get(ballot.lastEventId)!.split('.')[1]!;
-  const columns = (b: BallotToSave[]) => sql`unnest(
-      ${b.map((x) => x.command.projectId)}::uuid[], ${b.map((x) => x.command.poll)}::text[],
-      ${b.map((x) => x.command.target)}::text[], ${b.map((x) => x.command.voter)}::text[],
-      ${b.map((x) => x.state.value)}::int[], ${b.map((x) => x.state.version)}::int[],
-      ${b.map(positionOf)}::bigint[], ${b.map((x) => x.command.now.toISOString())}::timestamptz[]
-    ) as s(project_id, poll, target, voter, value, version, last_global_position, updated_at)`;
-  const inserts = plan.ballots.filter((ballot) => !ballot.stored);
-  const updates = plan.ballots.filter((ballot) => ballot.stored);
-  if (inserts.length > 0) {
-    await sql`
-      insert into ballots (project_id, poll, target, voter, value, version, last_transaction_id, last_global_position, updated_at)
-      select project_id, poll, target, voter, value, version, pg_current_xact_id(), last_global_position, updated_at
-      from ${columns(inserts)}
-    `.execute(tx);
-  }
-  if (updates.length > 0) {
-    await sql`
-      update ballots b set value = s.value, version = s.version, last_transaction_id = pg_current_xact_id(),
-        last_global_position = s.last_global_position, updated_at = s.updated_at
-      from ${columns(updates)}
-      where (b.project_id, b.poll, b.target, b.voter) = (s.project_id, s.poll, s.target, s.voter)
-    `.execute(tx);
-  }
-}
-
-async function saveIdempotencyKeys(tx: Transaction<Database>, plan: BatchPlan, outcomes: VoteOutcome[]): Promise<void> {
-  if (plan.idempotencyKeys.length === 0) return;
   const k = plan.idempotencyKeys;
-  const resultOf = (index: number) => {
-    const outcome = outcomes[index]!;
-    if (!outcome.ok) throw new Error('An idempotency key is saved only with a successful result');
-    return JSON.stringify(outcome.receipt.result);
-  };
-  await sql`
-    insert into idempotency_keys (project_id, key, request_hash, result)
-    select project_id, key, request_hash, result::jsonb
-    from unnest(
-      ${k.map((x) => x.command.projectId)}::uuid[], ${k.map((x) => x.command.idempotencyKey!)}::text[],
-      ${k.map((x) => x.requestHash)}::text[], ${k.map((x) => resultOf(x.outcomeIndex))}::text[]
-    ) as k(project_id, key, request_hash, result)
+  const { rows } = await sql<{ event_id: string; position: string }>`
+    with new_events as (
+      insert into vote_events
+        (event_id, project_id, poll, target, voter, stream_version, type, value, previous, metadata, recorded_at, idempotency_key)
+      select event_id, project_id, poll, target, voter, stream_version, type, value, previous, metadata::jsonb, recorded_at, idempotency_key
+      from unnest(
+        ${e.map((x) => x.command.eventId)}::uuid[], ${e.map((x) => x.command.projectId)}::uuid[],
+        ${e.map((x) => x.command.poll)}::text[], ${e.map((x) => x.command.target)}::text[],
+        ${e.map((x) => x.command.voter)}::text[], ${e.map((x) => x.streamVersion)}::int[],
+        ${e.map((x) => x.event.type)}::text[], ${e.map((x) => (x.event.type === 'VoteCast' ? x.event.value : 0))}::int[],
+        ${e.map((x) => x.event.previous)}::int[], ${e.map((x) => JSON.stringify(x.command.metadata))}::text[],
+        ${e.map((x) => x.command.now.toISOString())}::timestamptz[], ${e.map((x) => x.command.idempotencyKey ?? null)}::text[]
+      ) with ordinality as e(event_id, project_id, poll, target, voter, stream_version, type, value, previous, metadata, recorded_at, idempotency_key, arrival)
+      order by arrival
+      returning event_id, transaction_id, global_position
+    ),
+    inserted_ballots as (
+      insert into ballots (project_id, poll, target, voter, value, version, last_transaction_id, last_global_position, updated_at)
+      select s.project_id, s.poll, s.target, s.voter, s.value, s.version, e.transaction_id, e.global_position, s.updated_at
+      from ${ballotColumns(plan.ballots.filter((ballot) => !ballot.stored))} join new_events e on e.event_id = s.last_event_id
+    ),
+    updated_ballots as (
+      update ballots b set value = s.value, version = s.version, last_transaction_id = e.transaction_id,
+        last_global_position = e.global_position, updated_at = s.updated_at
+      from ${ballotColumns(plan.ballots.filter((ballot) => ballot.stored))} join new_events e on e.event_id = s.last_event_id
+      where (b.project_id, b.poll, b.target, b.voter) = (s.project_id, s.poll, s.target, s.voter)
+    ),
+    saved_keys as (
+      insert into idempotency_keys (project_id, key, request_hash, result)
+      select s.project_id, s.key, s.request_hash,
+        s.result::jsonb || jsonb_build_object('position', coalesce(e.transaction_id::text || '.' || e.global_position::text, s.position_token))
+      from unnest(
+        ${k.map((x) => x.command.projectId)}::uuid[], ${k.map((x) => x.command.idempotencyKey!)}::text[],
+        ${k.map((x) => x.requestHash)}::text[], ${k.map((x) => JSON.stringify(x.result))}::text[],
+        ${k.map((x) => ('eventId' in x.position ? x.position.eventId : null))}::uuid[],
+        ${k.map((x) => ('token' in x.position ? x.position.token : null))}::text[]
+      ) as s(project_id, key, request_hash, result, position_event_id, position_token)
+      left join new_events e on e.event_id = s.position_event_id
+    )
+    select event_id, transaction_id::text || '.' || global_position::text as position from new_events
   `.execute(tx);
+  return new Map(rows.map((row) => [row.event_id, row.position]));
+}
+
+// Plain inserts and updates, not an upsert: the ballot locks already rule out a concurrent first vote.
+function ballotColumns(ballots: readonly BallotToSave[]) {
+  return sql`unnest(
+    ${ballots.map((x) => x.command.projectId)}::uuid[], ${ballots.map((x) => x.command.poll)}::text[],
+    ${ballots.map((x) => x.command.target)}::text[], ${ballots.map((x) => x.command.voter)}::text[],
+    ${ballots.map((x) => x.state.value)}::int[], ${ballots.map((x) => x.state.version)}::int[],
+    ${ballots.map((x) => x.lastEventId)}::uuid[], ${ballots.map((x) => x.command.now.toISOString())}::timestamptz[]
+  ) as s(project_id, poll, target, voter, value, version, last_event_id, updated_at)`;
 }
 
 function uniqueBy<T>(items: readonly T[], keyOf: (item: T) => string): T[] {

@@ -46,7 +46,7 @@ export class VoteAppender {
     return new Promise((resolve, reject) => {
       this.queue.push({ command, resolve, reject });
       if (this.queue.length >= this.options.maxBatch) this.startBatches();
-      else this.timer ??= this.inFlight === 0 ? setImmediate(() => this.onWindowClosed()) : setTimeout(() => this.onWindowClosed(), this.options.windowMs);
+      else this.timer ??= this.inFlight === 0 || this.options.windowMs === 0 ? setImmediate(() => this.onWindowClosed()) : setTimeout(() => this.onWindowClosed(), this.options.windowMs);
     });
   }
 
@@ -78,32 +78,33 @@ export class VoteAppender {
       const size = Math.min(this.options.maxBatch, Math.max(minimumSplit, Math.ceil(this.queue.length / freeSlots)));
       const batch = this.queue.splice(0, size);
       this.inFlight += 1;
-      void this.append(batch).finally(() => this.onBatchDone());
+      void this.append(batch);
     }
-  }
-
-  private onBatchDone(): void {
-    this.inFlight -= 1;
-    // Commands that queued up while every slot was busy have waited long enough.
-    if (this.timer === undefined || this.queue.length >= this.options.maxBatch) this.startBatches();
-    if (this.inFlight === 0 && this.queue.length === 0) this.drained?.();
   }
 
   private async append(batch: Waiting[]): Promise<void> {
     const started = performance.now();
+    let settle: () => void;
     try {
       const outcomes = await appendVoteBatch(
         this.db,
         batch.map((waiting) => waiting.command),
         { maxAttempts: this.options.maxAttempts ?? 5 },
       );
-      outcomes.forEach((outcome, index) => {
-        if (outcome.ok) batch[index]!.resolve(outcome.receipt);
-        else batch[index]!.reject(outcome.error);
-      });
       this.options.onBatchAppended?.({ size: batch.length, durationMs: performance.now() - started });
+      settle = () =>
+        outcomes.forEach((outcome, index) => {
+          if (outcome.ok) batch[index]!.resolve(outcome.receipt);
+          else batch[index]!.reject(outcome.error);
+        });
     } catch (error) {
-      for (const waiting of batch) waiting.reject(error);
+      settle = () => batch.forEach((waiting) => waiting.reject(error));
     }
+    // Free the slot before answering, so callers that vote again find an idle appender.
+    this.inFlight -= 1;
+    settle();
+    // Commands that queued up while every slot was busy have waited long enough.
+    if (this.timer === undefined || this.queue.length >= this.options.maxBatch) this.startBatches();
+    if (this.inFlight === 0 && this.queue.length === 0) this.drained?.();
   }
 }

@@ -37,10 +37,14 @@ export interface BallotToSave {
   readonly stored: boolean;
 }
 
+/** Where a result's position comes from: an event appended in this batch, or a stored token. */
+export type PositionSource = { readonly eventId: string } | { readonly token: string | null };
+
 export interface IdempotencyKeyToSave {
   readonly command: VoteCommand;
   readonly requestHash: string;
-  readonly outcomeIndex: number;
+  readonly result: Omit<VoteResult, 'position'>;
+  readonly position: PositionSource;
 }
 
 export interface BatchPlan {
@@ -59,15 +63,14 @@ export function requestHashOf(c: VoteCommand): string {
   return createHash('sha256').update(JSON.stringify([c.poll, c.target, c.voter, c.value])).digest('base64url');
 }
 
-type Position = { readonly eventId: string } | { readonly token: string | null };
 type Draft =
   | { readonly kind: 'failed'; readonly error: ClickvoteError }
   | { readonly kind: 'replayed'; readonly result: VoteResult }
   | { readonly kind: 'sameAs'; readonly index: number }
-  | { readonly kind: 'decided'; readonly result: Omit<VoteResult, 'position'>; readonly position: Position };
+  | { readonly kind: 'decided'; readonly result: Omit<VoteResult, 'position'>; readonly position: PositionSource };
 
 export function planBatch(commands: readonly VoteCommand[], stored: BatchState): BatchPlan {
-  const ballots = new Map<string, { state: BallotState; position: Position }>();
+  const ballots = new Map<string, { state: BallotState; position: PositionSource }>();
   const keysSeen = new Map<string, { requestHash: string; index: number }>();
   const events: EventToAppend[] = [];
   const idempotencyKeys: IdempotencyKeyToSave[] = [];
@@ -102,13 +105,13 @@ export function planBatch(commands: readonly VoteCommand[], stored: BatchState):
       lastEvents.set(ballotKey, { command, state, lastEventId: command.eventId, stored: stored.ballots.has(ballotKey) });
     }
     ballots.set(ballotKey, next);
-    if (requestHash !== undefined) {
-      keysSeen.set(idempotencyKeyOf(command), { requestHash, index });
-      idempotencyKeys.push({ command, requestHash, outcomeIndex: index });
-    }
     const [event] = decided;
     const value = event === undefined ? current.state.value : eventValue(event);
     const result = { poll: command.poll, target: command.target, voter: command.voter, value, previous: current.state.value, changed: event !== undefined };
+    if (requestHash !== undefined) {
+      keysSeen.set(idempotencyKeyOf(command), { requestHash, index });
+      idempotencyKeys.push({ command, requestHash, result, position: next.position });
+    }
     return { kind: 'decided', result, position: next.position };
   });
 
@@ -142,7 +145,7 @@ function toOutcome(draft: Draft, earlier: readonly VoteOutcome[], positionOfEven
   }
 }
 
-function fromStored(ballot: StoredBallot | undefined): { state: BallotState; position: Position } {
+function fromStored(ballot: StoredBallot | undefined): { state: BallotState; position: PositionSource } {
   if (ballot === undefined) return { state: emptyBallot, position: { token: null } };
   return { state: { value: ballot.value, version: ballot.version }, position: { token: ballot.position } };
 }

@@ -41,7 +41,7 @@ export const EnvironmentSchema = Schema.Struct({
   LOG_LEVEL: withDefault(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info'),
   MIGRATE_ON_START: optional(BooleanFromString),
   CREATE_DEMO_PROJECT: optional(BooleanFromString),
-  APPEND_BATCH_WINDOW_MS: withDefault(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 1000)), 2),
+  APPEND_BATCH_WINDOW_MS: withDefault(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 1000)), 0),
   APPEND_MAX_BATCH: withDefault(PositiveInt(1000), 256),
   APPEND_MAX_CONCURRENT_BATCHES: withDefault(PositiveInt(64), 4),
 });
