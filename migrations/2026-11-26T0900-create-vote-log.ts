@@ -15,7 +15,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     create table polls (
       project_id uuid not null references projects (id),
-      name text not null,
+      name text collate "C" not null,
       kind text not null check (kind in ('like', 'updown', 'rating')),
       min_value integer not null,
       max_value integer not null,
@@ -27,6 +27,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     )
   `.execute(db);
 
+  // Ids are opaque to us: the "C" collation compares them byte by byte, the same on every
+  // server, and far cheaper in every index than a locale's rules.
   // No foreign keys on the hot append path: a key-share lock on the poll row from every
   // concurrent batch would serialise them on one row. The append path checks the poll instead.
   await sql`
@@ -35,16 +37,16 @@ export async function up(db: Kysely<any>): Promise<void> {
       transaction_id xid8 not null default pg_current_xact_id(),
       event_id uuid primary key,
       project_id uuid not null,
-      poll text not null,
-      target text not null check (char_length(target) between 1 and 256),
-      voter text not null check (char_length(voter) between 1 and 256),
+      poll text collate "C" not null,
+      target text collate "C" not null check (char_length(target) between 1 and 256),
+      voter text collate "C" not null check (char_length(voter) between 1 and 256),
       stream_version integer not null check (stream_version >= 1),
       type text not null,
       value integer not null,
       previous integer not null,
       metadata jsonb not null default '{}',
       recorded_at timestamptz not null,
-      idempotency_key text,
+      idempotency_key text collate "C",
       check ((type = 'VoteCast' and value <> 0 and value <> previous)
           or (type = 'VoteRetracted' and value = 0 and previous <> 0)),
       unique (project_id, poll, target, voter, stream_version)
@@ -79,9 +81,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     create table ballots (
       project_id uuid not null,
-      poll text not null,
-      target text not null,
-      voter text not null,
+      poll text collate "C" not null,
+      target text collate "C" not null,
+      voter text collate "C" not null,
       value integer not null,
       version integer not null check (version >= 1),
       last_transaction_id xid8 not null,
@@ -95,7 +97,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     create table idempotency_keys (
       project_id uuid not null,
-      key text not null,
+      key text collate "C" not null,
       request_hash text not null,
       result jsonb not null,
       created_at timestamptz not null default now(),

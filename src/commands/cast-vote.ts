@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedEventId } from './event-id.js';
 import type { VoteAppender } from './vote-appender.js';
 import type { VoteReceipt } from './vote-command.js';
 
@@ -21,7 +21,7 @@ export function castVote(appender: VoteAppender, input: CastVoteInput, now = new
     voter: input.voter,
     value: input.value,
     idempotencyKey: input.idempotencyKey,
-    eventId: randomUUID(),
+    eventId: timeOrderedEventId(now),
     now,
     metadata: input.metadata ?? {},
   });
