@@ -1,44 +1,92 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { newVotesChannel } from './commands/append-votes.js';
 import { ensureDemoProject } from './commands/demo-project.js';
 import { VoteAppender } from './commands/vote-appender.js';
 import { createApp } from './http/app.js';
 import { type Config, ConfigError, loadConfig } from './platform/config.js';
 import { type DatabaseHandle, openPglite, openPostgres } from './platform/database.js';
-import type { Logger } from 'pino';
 import { createLogger } from './platform/logger.js';
 import { migrateToLatest } from './platform/migrate.js';
+import { PostgresLeadership } from './projections/leadership.js';
+import { Projector } from './projections/projector.js';
+import { createProjectorMetrics } from './projections/projector-metrics.js';
+import { openReadSide } from './projections/read-side.js';
+import { TallyQueries } from './projections/tally-queries.js';
 
 /** The composition root: the only module that reads the environment and opens connections. */
 async function main(): Promise<void> {
   const config = readConfigOrExit();
   const logger = createLogger(config.LOG_LEVEL);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   const database = await openDatabase(config, logger);
   if (config.migrateOnStart) await migrateToLatest(database.db);
+  const readSide = await openReadSide(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger);
+  const runsApi = config.ROLE !== 'projector';
+  const runsProjector = config.ROLE !== 'api';
 
-  const appender = new VoteAppender(database.db, {
-    windowMs: config.APPEND_BATCH_WINDOW_MS,
-    maxBatch: config.APPEND_MAX_BATCH,
-    maxConcurrentBatches: config.APPEND_MAX_CONCURRENT_BATCHES,
+  const projector = new Projector({
+    db: database.db,
+    store: readSide.store,
+    feed: readSide.feed,
+    metrics: createProjectorMetrics(registry),
+    logger: logger.child({ component: 'projector' }),
+    batchSize: config.PROJECTOR_BATCH_SIZE,
+    pollIntervalMs: config.PROJECTOR_POLL_INTERVAL_MS,
   });
-  const app = createApp({ db: database.db, appender, logger, adminToken: config.ADMIN_TOKEN });
+  if (readSide.inProcess) logger.info({ events: await projector.catchUp() }, 'in-process read model rebuilt from the log');
+
+  const appender = runsApi
+    ? new VoteAppender(database.db, {
+        windowMs: config.APPEND_BATCH_WINDOW_MS,
+        maxBatch: config.APPEND_MAX_BATCH,
+        maxConcurrentBatches: config.APPEND_MAX_CONCURRENT_BATCHES,
+        // In one process the projector hears about new votes directly, NOTIFY or not.
+        onBatchAppended: runsProjector ? () => projector.wake() : undefined,
+      })
+    : undefined;
+  const queries = runsApi ? new TallyQueries(database.db, readSide.store, { pollCacheMs: 5000 }) : undefined;
+
+  const stopProjecting = new AbortController();
+  const leadership = runsProjector && config.DATABASE_URL !== undefined ? new PostgresLeadership(config.DATABASE_URL, logger) : undefined;
+  const projecting = runsProjector ? lead(projector, leadership, stopProjecting.signal, logger) : Promise.resolve();
+
+  const app = createApp({ db: database.db, appender, queries, logger, adminToken: config.ADMIN_TOKEN, registry });
   const server = app.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = `http://localhost:${config.PORT}`;
-  logger.info({ address, role: config.ROLE, database: database.engine }, 'clickvote listening');
-
-  if (config.createDemoProject) printDemo(await ensureDemoProject(database.db, config.DATA_DIR), address);
+  logger.info({ address, role: config.ROLE, database: database.engine, readModel: readSide.inProcess ? 'in-process' : 'redis' }, 'clickvote listening');
+  if (config.createDemoProject && runsApi) printDemo(await ensureDemoProject(database.db, config.DATA_DIR), address);
 
   const stop = onceOnly(async (signal: string) => {
     logger.info({ signal }, 'shutting down');
     await closeServer(server);
-    await appender.close();
+    await appender?.close();
+    stopProjecting.abort();
+    await projecting;
+    await leadership?.release();
+    await readSide.close();
     await database.close();
     logger.info('stopped');
     process.exit(0);
   });
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Waits for leadership (a standby waits here), then projects until told to stop. */
+async function lead(projector: Projector, leadership: PostgresLeadership | undefined, signal: AbortSignal, logger: Logger): Promise<void> {
+  if (leadership !== undefined) {
+    await leadership.acquire((error) => {
+      logger.fatal({ err: error }, 'leadership lost; exiting so a standby takes over');
+      process.exit(1);
+    });
+    await leadership.listen(newVotesChannel, () => projector.wake());
+  }
+  await projector.run(signal);
 }
 
 function readConfigOrExit(): Config {
@@ -61,14 +109,17 @@ async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHan
 }
 
 function printDemo(project: { publicKey: string; secretKey: string }, address: string): void {
+  const auth = `-H 'Authorization: Bearer ${project.publicKey}'`;
   console.log(`
 Demo project ready (keys kept in DATA_DIR/demo-project.json):
   public key: ${project.publicKey}
   secret key: ${project.secretKey}
 
 Cast a vote:
-  curl -s -X POST ${address}/v1/polls/likes/votes -H 'Authorization: Bearer ${project.publicKey}' \\
+  curl -s -X POST ${address}/v1/polls/likes/votes ${auth} \\
        -H 'Content-Type: application/json' -d '{"target":"post-1","voter":"alice","value":1}'
+Read the tally:
+  curl -s ${address}/v1/polls/likes/tallies/post-1 ${auth}
 `);
 }
 

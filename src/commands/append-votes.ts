@@ -20,6 +20,8 @@ export interface AppendOptions {
   readonly maxAttempts: number;
 }
 
+export const newVotesChannel = 'clickvote_votes';
+
 const retryableCodes = new Set(['23505', '40001', '40P01']);
 
 /**
@@ -164,8 +166,10 @@ async function writeBatch(tx: Transaction<Database>, plan: BatchPlan): Promise<M
         ${k.map((x) => ('token' in x.position ? x.position.token : null))}::text[]
       ) as s(project_id, key, request_hash, result, position_event_id, position_token)
       left join new_events e on e.event_id = s.position_event_id
-    )
-    select event_id, transaction_id::text || '.' || global_position::text as position from new_events
+    ),
+    -- Delivered at commit; projectors wake early instead of waiting for their next poll.
+    notified as materialized (select pg_notify(${newVotesChannel}, '') as sent)
+    select event_id, transaction_id::text || '.' || global_position::text as position from new_events, notified
   `.execute(tx);
   return new Map(rows.map((row) => [row.event_id, row.position]));
 }

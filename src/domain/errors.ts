@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'poll_archived'
   | 'poll_definition_conflict'
   | 'idempotency_key_reused'
+  | 'projection_behind'
   | 'unavailable'
   | 'internal';
 

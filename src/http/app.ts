@@ -2,26 +2,32 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { pinoHttp } from 'pino-http';
 import type { VoteAppender } from '../commands/vote-appender.js';
 import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
+import type { TallyQueries } from '../projections/tally-queries.js';
 import { healthRoutes } from './health-routes.js';
 import { pollRoutes } from './poll-routes.js';
 import { problemHandler } from './problem.js';
 import { projectRoutes } from './project-routes.js';
+import { tallyRoutes } from './tally-routes.js';
 import { voteRoutes } from './vote-routes.js';
 
 export interface AppDependencies {
   readonly db: Kysely<Database>;
-  readonly appender: VoteAppender;
   readonly logger: Logger;
   readonly adminToken: string | undefined;
+  /** Without an appender and queries (a projector process) only health and metrics are served. */
+  readonly appender?: VoteAppender;
+  readonly queries?: TallyQueries;
+  readonly registry?: Registry;
 }
 
 const requestIdPattern = /^[\w.:-]{1,100}$/;
 
-export function createApp({ db, appender, logger, adminToken }: AppDependencies): Express {
+export function createApp({ db, appender, queries, logger, adminToken, registry }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -37,10 +43,13 @@ export function createApp({ db, appender, logger, adminToken }: AppDependencies)
       customLogLevel: (_req, res, error) => (error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     }),
   );
-  app.use(healthRoutes(db));
-  app.use(projectRoutes(db, adminToken));
-  app.use(pollRoutes(db));
-  app.use(voteRoutes(db, appender));
+  app.use(healthRoutes(db, registry));
+  if (appender !== undefined && queries !== undefined) {
+    app.use(projectRoutes(db, adminToken));
+    app.use(pollRoutes(db));
+    app.use(voteRoutes(db, appender));
+    app.use(tallyRoutes(db, queries));
+  }
   app.use(() => {
     throw new ClickvoteError('route_not_found', 'There is no such route; see the README for the API.');
   });

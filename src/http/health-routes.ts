@@ -1,10 +1,18 @@
 import { Router } from 'express';
 import { type Kysely, sql } from 'kysely';
+import type { Registry } from 'prom-client';
 import { pendingMigrations } from '../platform/migrate.js';
 import type { Database } from '../platform/database.js';
 
-export function healthRoutes(db: Kysely<Database>): Router {
+export function healthRoutes(db: Kysely<Database>, registry: Registry | undefined): Router {
   const router = Router();
+  router.get('/metrics', async (_req, res) => {
+    if (registry === undefined) {
+      res.status(404).end();
+      return;
+    }
+    res.type(registry.contentType).send(await registry.metrics());
+  });
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -17,6 +17,7 @@ const problems: Record<ErrorCode, { status: number; title: string }> = {
   idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used for another request' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Service unavailable' },
+  projection_behind: { status: 503, title: 'The tallies have not caught up with that position yet' },
 };
 
 export function statusOf(code: ErrorCode): number {
@@ -26,6 +27,7 @@ export function statusOf(code: ErrorCode): number {
 export function sendProblem(res: Response, error: ClickvoteError): void {
   const { status, title } = problems[error.code];
   res.locals.problem = error.code;
+  if (status === 503) res.set('Retry-After', '1');
   res
     .status(status)
     .type('application/problem+json')

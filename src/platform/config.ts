@@ -35,6 +35,7 @@ export const EnvironmentSchema = Schema.Struct({
   DATABASE_POOL_SIZE: withDefault(PositiveInt(200), 10),
   DATA_DIR: withDefault(Schema.NonEmptyString, './data'),
   REDIS_URL: optional(RedisUrl),
+  REDIS_KEY_PREFIX: withDefault(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,32}$/, { message: () => 'must be 1 to 32 letters, digits, "_" or "-"' })), 'cv'),
   ADMIN_TOKEN: optional(
     Schema.String.pipe(Schema.minLength(16, { message: () => 'must be at least 16 characters' })),
   ),
@@ -44,6 +45,8 @@ export const EnvironmentSchema = Schema.Struct({
   APPEND_BATCH_WINDOW_MS: withDefault(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 1000)), 0),
   APPEND_MAX_BATCH: withDefault(PositiveInt(1000), 256),
   APPEND_MAX_CONCURRENT_BATCHES: withDefault(PositiveInt(64), 4),
+  PROJECTOR_BATCH_SIZE: withDefault(PositiveInt(100_000), 5000),
+  PROJECTOR_POLL_INTERVAL_MS: withDefault(PositiveInt(60_000), 1000),
 });
 
 export type Environment = Schema.Schema.Type<typeof EnvironmentSchema>;
@@ -73,6 +76,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const environment = decoded.right;
   const embedded = environment.DATABASE_URL === undefined;
+  if (environment.REDIS_URL === undefined && environment.ROLE !== 'all') {
+    throw new ConfigError(`Invalid environment variable REDIS_URL: required when ROLE=${environment.ROLE}, so API and projector processes share one read model`);
+  }
   return {
     ...environment,
     embedded,

@@ -1,28 +1,50 @@
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { createApp } from '../../src/http/app.js';
+import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
+import { Projector } from '../../src/projections/projector.js';
+import { createProjectorMetrics } from '../../src/projections/projector-metrics.js';
+import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
+import { TallyQueries } from '../../src/projections/tally-queries.js';
+import type { TallyStore } from '../../src/projections/tally-store.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { createTestRedis, type TestRedis } from './redis.js';
 
 export interface TestApp {
   readonly baseUrl: string;
   readonly database: TestDatabase;
+  readonly store: TallyStore;
+  readonly readModel: 'redis' | 'in-process';
   readonly adminToken: string;
   close(): Promise<void>;
 }
 
-/** The real app, in process on a free port, over this test file's own database. */
+/**
+ * The real app, in process on a free port, over this test file's own database, with a projector
+ * running beside it into Redis (this file's own key prefix) or, without Redis, in process.
+ */
 export async function startTestApp(): Promise<TestApp> {
   const database = await createTestDatabase();
-  const adminToken = 'test-admin-token-0123456789';
-  const appender = new VoteAppender(database.db, { windowMs: 2, maxBatch: 128, maxConcurrentBatches: 4 });
+  const redis: TestRedis | undefined = await createTestRedis();
+  const store = redis === undefined ? new MemoryTallyStore() : await RedisTallyStore.open(redis.client, redis.prefix);
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const server = createApp({ db: database.db, appender, logger, adminToken }).listen(0, '127.0.0.1');
+  const registry = new Registry();
+  const projector = new Projector({ db: database.db, store, logger, metrics: createProjectorMetrics(registry), batchSize: 1000, pollIntervalMs: 200 });
+  const adminToken = 'test-admin-token-0123456789';
+  const appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 128, maxConcurrentBatches: 4, onBatchAppended: () => projector.wake() });
+  const queries = new TallyQueries(database.db, store, { pollCacheMs: 0 });
+  const stopProjecting = new AbortController();
+  const projecting = projector.run(stopProjecting.signal);
+  const server = createApp({ db: database.db, appender, queries, logger, adminToken, registry }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     database,
+    store,
+    readModel: redis === undefined ? 'in-process' : 'redis',
     adminToken,
     close: async () => {
       await new Promise((resolve) => {
@@ -30,6 +52,9 @@ export async function startTestApp(): Promise<TestApp> {
         server.closeAllConnections();
       });
       await appender.close();
+      stopProjecting.abort();
+      await projecting;
+      await redis?.dispose();
       await database.dispose();
     },
   };
@@ -50,5 +75,6 @@ export async function call(app: TestApp, method: string, path: string, options: 
   if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
   const response = await fetch(app.baseUrl + path, { method, headers, body });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === '' ? undefined : (JSON.parse(text) as any) };
+  const json = text !== '' && /json/.test(response.headers.get('content-type') ?? '');
+  return { status: response.status, headers: response.headers, body: json ? (JSON.parse(text) as any) : text === '' ? undefined : text };
 }

@@ -1,0 +1,58 @@
+import { Schema } from 'effect';
+import { Router } from 'express';
+import type { Kysely } from 'kysely';
+import { parsePosition } from '../domain/position.js';
+import { rankOrders } from '../domain/ranking.js';
+import type { Database } from '../platform/database.js';
+import type { TallyQueries } from '../projections/tally-queries.js';
+import { authenticatedProject, requireProjectKey } from './auth.js';
+import { decodeInput, Identifier, PollName } from './validation.js';
+
+export const maxBatchTargets = 100;
+
+const IntegerFromQuery = (min: number, max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max));
+const PositionToken = Schema.String.pipe(Schema.filter((token) => parsePosition(token) !== undefined || 'must be a position returned by a vote'));
+
+const PollParams = Schema.Struct({ poll: PollName });
+const TallyParams = Schema.Struct({ poll: PollName, target: Identifier });
+const TallyQuery = Schema.Struct({
+  voter: Schema.optional(Identifier),
+  minPosition: Schema.optional(PositionToken),
+  waitMs: Schema.optional(IntegerFromQuery(0, 10_000)),
+});
+const BatchQuery = Schema.Struct({
+  target: Schema.Union(Identifier, Schema.Array(Identifier).pipe(Schema.minItems(1), Schema.maxItems(maxBatchTargets))),
+  voter: Schema.optional(Identifier),
+});
+const TopQuery = Schema.Struct({
+  order: Schema.optionalWith(Schema.Literal(...rankOrders), { default: () => 'count' as const }),
+  limit: Schema.optionalWith(IntegerFromQuery(1, 100), { default: () => 10 }),
+});
+
+export function tallyRoutes(db: Kysely<Database>, queries: TallyQueries): Router {
+  const router = Router();
+  const publicKey = requireProjectKey(db, 'public');
+
+  router.get('/v1/polls/:poll/tallies/:target', publicKey, async (req, res) => {
+    const { poll, target } = decodeInput(TallyParams, req.params, 'path');
+    const { voter, minPosition, waitMs } = decodeInput(TallyQuery, req.query, 'query');
+    if (minPosition !== undefined) await queries.waitForPosition(minPosition, waitMs ?? 1000);
+    const [tally] = await queries.tallies(authenticatedProject(res).id, poll, [target], voter);
+    res.json(tally);
+  });
+
+  router.get('/v1/polls/:poll/tallies', publicKey, async (req, res) => {
+    const { poll } = decodeInput(PollParams, req.params, 'path');
+    const { target, voter } = decodeInput(BatchQuery, req.query, 'query');
+    const targets = typeof target === 'string' ? [target] : target;
+    res.json({ tallies: await queries.tallies(authenticatedProject(res).id, poll, targets, voter) });
+  });
+
+  router.get('/v1/polls/:poll/top', publicKey, async (req, res) => {
+    const { poll } = decodeInput(PollParams, req.params, 'path');
+    const { order, limit } = decodeInput(TopQuery, req.query, 'query');
+    res.json({ items: await queries.top(authenticatedProject(res).id, poll, order, limit) });
+  });
+
+  return router;
+}

@@ -1,0 +1,67 @@
+import type { RankOrder } from '../domain/ranking.js';
+import { emptyTally } from '../domain/tally.js';
+import type { PollKey, TallyKey } from './tally-key.js';
+import { pollIdOf, tallyIdOf } from './tally-key.js';
+import type { StoredTally, TallyChange } from './tally-projection.js';
+import { type RankedTally, StaleTallyError, type TallyReading, type TallyStore } from './tally-store.js';
+
+interface Entry extends StoredTally {
+  readonly key: TallyKey;
+  readonly voters: Map<string, number>;
+  readonly scores: TallyChange['scores'];
+}
+
+/** The embedded read model: lives in this process and is rebuilt from the log at start-up. */
+export class MemoryTallyStore implements TallyStore {
+  private readonly tallies = new Map<string, Entry>();
+  private readonly byPoll = new Map<string, Set<string>>();
+  private checkpoint: string | undefined;
+
+  async loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>> {
+    const found = new Map<string, StoredTally>();
+    for (const key of keys) {
+      const entry = this.tallies.get(tallyIdOf(key));
+      if (entry !== undefined) found.set(tallyIdOf(key), { tally: entry.tally, checkpoint: entry.checkpoint });
+    }
+    return found;
+  }
+
+  async applyChanges(changes: readonly TallyChange[], checkpoint: string): Promise<void> {
+    for (const change of changes) {
+      const id = tallyIdOf(change.key);
+      const current = this.tallies.get(id);
+      if (current?.checkpoint !== change.expectedCheckpoint) throw new StaleTallyError(`Tally ${id} moved under the projector`);
+      const voters = current?.voters ?? new Map<string, number>();
+      for (const [voter, value] of change.voters) {
+        if (value === 0) voters.delete(voter);
+        else voters.set(voter, value);
+      }
+      this.tallies.set(id, { key: change.key, tally: change.tally, checkpoint: change.checkpoint, voters, scores: change.scores });
+      const pollId = pollIdOf(change.key);
+      if (!this.byPoll.has(pollId)) this.byPoll.set(pollId, new Set());
+      this.byPoll.get(pollId)!.add(id);
+    }
+    this.checkpoint = checkpoint;
+  }
+
+  async readCheckpoint(): Promise<string | undefined> {
+    return this.checkpoint;
+  }
+
+  async readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]> {
+    return targets.map((target) => {
+      const entry = this.tallies.get(tallyIdOf({ ...poll, target }));
+      const tally = entry?.tally ?? emptyTally;
+      return voter === undefined ? { tally } : { tally, voterValue: entry?.voters.get(voter) ?? 0 };
+    });
+  }
+
+  async readTop(poll: PollKey, order: RankOrder, limit: number): Promise<RankedTally[]> {
+    const entries = [...(this.byPoll.get(pollIdOf(poll)) ?? [])]
+      .map((id) => this.tallies.get(id)!)
+      .filter((entry) => entry.tally.count > 0 && entry.scores[order] !== undefined);
+    // Ties go to the target greater byte by byte, as in a Redis sorted set read in reverse.
+    entries.sort((a, b) => b.scores[order]! - a.scores[order]! || Buffer.compare(Buffer.from(b.key.target), Buffer.from(a.key.target)));
+    return entries.slice(0, limit).map((entry) => ({ target: entry.key.target, tally: entry.tally }));
+  }
+}

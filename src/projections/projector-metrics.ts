@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface ProjectorMetrics {
+  readonly eventsApplied: Counter;
+  readonly batchSize: Histogram;
+  readonly lagEvents: Gauge;
+  readonly lagSeconds: Gauge;
+}
+
+export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
+  return {
+    eventsApplied: new Counter({
+      name: 'clickvote_projector_events_applied_total',
+      help: 'Vote events folded into the tally read model',
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'clickvote_projector_batch_size',
+      help: 'Events per projector batch',
+      buckets: [1, 10, 50, 100, 500, 1000, 5000, 10000],
+      registers: [registry],
+    }),
+    lagEvents: new Gauge({
+      name: 'clickvote_projector_lag_events',
+      help: 'Events in the log the read model has not applied yet (approximate)',
+      registers: [registry],
+    }),
+    lagSeconds: new Gauge({
+      name: 'clickvote_projector_lag_seconds',
+      help: 'Age of the oldest event the read model has not applied yet; 0 when caught up',
+      registers: [registry],
+    }),
+  };
+}

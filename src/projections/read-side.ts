@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import { connectRedis } from '../platform/redis.js';
+import { MemoryTallyStore } from './memory-tally-store.js';
+import { RedisKeys } from './redis-keys.js';
+import { RedisTallyStore } from './redis-tally-store.js';
+import { InProcessTallyFeed, RedisTallyFeed, type TallyFeed } from './tally-feed.js';
+import type { TallyStore } from './tally-store.js';
+
+export interface ReadSide {
+  readonly store: TallyStore;
+  readonly feed: TallyFeed;
+  /** True when the read model lives in this process and must be rebuilt from the log at start. */
+  readonly inProcess: boolean;
+  close(): Promise<void>;
+}
+
+/** Redis when REDIS_URL is set; otherwise an in-process read model for a single process. */
+export async function openReadSide(redisUrl: string | undefined, keyPrefix: string, logger: Logger): Promise<ReadSide> {
+  if (redisUrl === undefined) {
+    return { store: new MemoryTallyStore(), feed: new InProcessTallyFeed(), inProcess: true, close: async () => {} };
+  }
+  const redis = await connectRedis(redisUrl, (error) => logger.warn({ err: error }, 'redis connection problem'));
+  return {
+    store: await RedisTallyStore.open(redis, keyPrefix),
+    feed: new RedisTallyFeed(redis, RedisKeys.channelOf(keyPrefix)),
+    inProcess: false,
+    close: async () => {
+      await redis.quit().catch(() => redis.destroy());
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { EventEmitter } from 'node:events';
+import type { Tally } from '../domain/tally.js';
+import type { RedisClient } from '../platform/redis.js';
+import type { TallyKey } from './tally-key.js';
+
+/** A changed tally as the projector announces it; never says who voted. */
+export interface TallyUpdate extends TallyKey {
+  readonly tally: Tally;
+  readonly position: string;
+}
+
+export type TallyListener = (updates: readonly TallyUpdate[]) => void;
+
+/** Where the projector announces changed tallies, so every API replica can push them to clients. */
+export interface TallyFeed {
+  publish(updates: readonly TallyUpdate[]): Promise<void>;
+  subscribe(listener: TallyListener): Promise<() => Promise<void>>;
+}
+
+export class InProcessTallyFeed implements TallyFeed {
+  private readonly emitter = new EventEmitter().setMaxListeners(0);
+
+  async publish(updates: readonly TallyUpdate[]): Promise<void> {
+    this.emitter.emit('updates', updates);
+  }
+
+  async subscribe(listener: TallyListener): Promise<() => Promise<void>> {
+    this.emitter.on('updates', listener);
+    return async () => void this.emitter.off('updates', listener);
+  }
+}
+
+/** Redis pub/sub: one message per applied batch on the prefix's channel. */
+export class RedisTallyFeed implements TallyFeed {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly channel: string,
+  ) {}
+
+  async publish(updates: readonly TallyUpdate[]): Promise<void> {
+    if (updates.length > 0) await this.redis.publish(this.channel, JSON.stringify(updates));
+  }
+
+  async subscribe(listener: TallyListener): Promise<() => Promise<void>> {
+    const subscriber = this.redis.duplicate();
+    subscriber.on('error', () => {});
+    await subscriber.connect();
+    await subscriber.subscribe(this.channel, (message) => listener(JSON.parse(message) as TallyUpdate[]));
+    return async () => {
+      await subscriber.unsubscribe(this.channel);
+      subscriber.destroy();
+    };
+  }
+}

@@ -1,0 +1,105 @@
+import type { Kysely } from 'kysely';
+import { findPoll, pollNotFound, type PollView } from '../commands/polls.js';
+import { ClickvoteError } from '../domain/errors.js';
+import { comparePositions, parsePosition } from '../domain/position.js';
+import { type RankOrder, rankOrdersFor } from '../domain/ranking.js';
+import { averageOf, type Tally } from '../domain/tally.js';
+import type { Database } from '../platform/database.js';
+import type { TallyStore } from './tally-store.js';
+
+/** The tally shape every read answers with, the same for every kind of poll. */
+export interface TallyView {
+  readonly poll: string;
+  readonly kind: string;
+  readonly target: string;
+  readonly count: number;
+  readonly sum: number;
+  readonly up: number;
+  readonly down: number;
+  readonly average: number | null;
+  readonly histogram: Readonly<Record<string, number>>;
+  readonly voterValue?: number;
+  readonly position: string | null;
+}
+
+export interface TallyQueryOptions {
+  /** How long poll definitions are cached for reads. */
+  readonly pollCacheMs: number;
+  readonly checkIntervalMs?: number;
+}
+
+const maxCachedPolls = 10_000;
+
+/** The read side's questions: single tallies (optionally read-your-writes), batches and top lists. */
+export class TallyQueries {
+  private readonly polls = new Map<string, { poll: PollView | undefined; until: number }>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly store: TallyStore,
+    private readonly options: TallyQueryOptions,
+  ) {}
+
+  async tallies(projectId: string, pollName: string, targets: readonly string[], voter?: string): Promise<TallyView[]> {
+    const poll = await this.pollOf(projectId, pollName);
+    const [position, readings] = await Promise.all([
+      this.store.readCheckpoint(),
+      this.store.readTallies({ projectId, poll: pollName }, targets, voter),
+    ]);
+    return readings.map((reading, index) => toView(poll, targets[index]!, reading.tally, position, reading.voterValue));
+  }
+
+  /** Waits until the read model has applied `minPosition` (a token a vote returned), up to `waitMs`. */
+  async waitForPosition(minPosition: string, waitMs: number): Promise<void> {
+    const wanted = parsePosition(minPosition)!;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const checkpoint = await this.store.readCheckpoint();
+      if (checkpoint !== undefined && comparePositions(parsePosition(checkpoint)!, wanted) >= 0) return;
+      if (Date.now() >= deadline) {
+        throw new ClickvoteError('projection_behind', `The tallies have not reached position ${minPosition} within ${waitMs} ms; try again.`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.checkIntervalMs ?? 5, Math.max(1, deadline - Date.now()))));
+    }
+  }
+
+  async top(projectId: string, pollName: string, order: RankOrder, limit: number): Promise<TallyView[]> {
+    const poll = await this.pollOf(projectId, pollName);
+    if (!rankOrdersFor(poll).includes(order)) {
+      throw new ClickvoteError('validation_failed', `A ${poll.kind} poll cannot be ranked by ${order}.`, [
+        { field: 'order', message: `must be one of ${rankOrdersFor(poll).join(', ')} for a ${poll.kind} poll` },
+      ]);
+    }
+    const [position, ranked] = await Promise.all([this.store.readCheckpoint(), this.store.readTop({ projectId, poll: pollName }, order, limit)]);
+    return ranked.map((entry) => toView(poll, entry.target, entry.tally, position));
+  }
+
+  private async pollOf(projectId: string, name: string): Promise<PollView> {
+    const id = `${projectId}\u0000${name}`;
+    const cached = this.polls.get(id);
+    const poll = cached !== undefined && cached.until > Date.now() ? cached.poll : await findPoll(this.db, projectId, name);
+    if (cached === undefined || cached.until <= Date.now()) {
+      // Unknown names are cached too (as undefined), so bound the cache against made-up names.
+      if (this.polls.size >= maxCachedPolls) this.polls.clear();
+      this.polls.set(id, { poll, until: Date.now() + this.options.pollCacheMs });
+    }
+    if (poll === undefined) throw pollNotFound(name);
+    return poll;
+  }
+}
+
+function toView(poll: PollView, target: string, tally: Tally, position: string | undefined, voterValue?: number): TallyView {
+  return {
+    poll: poll.name,
+    kind: poll.kind,
+    target,
+    count: tally.count,
+    sum: tally.sum,
+    up: tally.up,
+    down: tally.down,
+    average: averageOf(tally),
+    histogram: tally.histogram,
+    ...(voterValue === undefined ? {} : { voterValue }),
+    position: position ?? null,
+  };
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { definePollRules } from '../../src/domain/poll.js';
+import { rankScores } from '../../src/domain/ranking.js';
+import { applyBallotChange, emptyTally, type Tally } from '../../src/domain/tally.js';
+import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
+import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
+import type { TallyKey } from '../../src/projections/tally-key.js';
+import type { TallyChange } from '../../src/projections/tally-projection.js';
+import type { TallyStore } from '../../src/projections/tally-store.js';
+import { createTestRedis, type TestRedis } from '../support/redis.js';
+
+const redis = await createTestRedis();
+const stores: { name: string; open: () => Promise<TallyStore> }[] = [
+  { name: 'in-process', open: async () => new MemoryTallyStore() },
+  ...(redis === undefined ? [] : [{ name: 'redis', open: () => RedisTallyStore.open(redis.client, `${redis.prefix}:${randomUUID().slice(0, 8)}`) }]),
+];
+
+afterAll(() => (redis as TestRedis | undefined)?.dispose());
+
+const updown = definePollRules('updown');
+const change = (key: TallyKey, before: Tally, moves: [voter: string, previous: number, value: number][], expected: string | undefined, checkpoint: string, emptied: string[] = []): TallyChange => {
+  const tally = moves.reduce((t, [, previous, value]) => applyBallotChange(t, previous, value), before);
+  return {
+    key,
+    expectedCheckpoint: expected,
+    checkpoint,
+    tally,
+    emptiedBuckets: emptied,
+    voters: new Map(moves.map(([voter, , value]) => [voter, value])),
+    scores: rankScores(updown, tally),
+  };
+};
+
+describe.each(stores)('the $name tally store', ({ open }) => {
+  let store: TallyStore;
+  const projectId = randomUUID();
+  const poll = { projectId, poll: 'votes' };
+  const key = (target: string) => ({ ...poll, target });
+
+  beforeAll(async () => {
+    store = await open();
+  });
+
+  it('starts empty: no checkpoint, zero tallies for unknown targets', async () => {
+    expect(await store.readCheckpoint()).toBeUndefined();
+    expect(await store.readTallies(poll, ['nope'], 'ann')).toEqual([{ tally: emptyTally, voterValue: 0 }]);
+  });
+
+  it('applies tallies, voters and the checkpoint together', async () => {
+    const first = change(key('a'), emptyTally, [['ann', 0, 1], ['bob', 0, -1], ['cy', 0, 1]], undefined, '10.1');
+    await store.applyChanges([first, change(key('b'), emptyTally, [['ann', 0, 1]], undefined, '10.2')], '10.2');
+    expect(await store.readCheckpoint()).toBe('10.2');
+    const readings = await store.readTallies(poll, ['a', 'b', 'zzz'], 'bob');
+    expect(readings).toEqual([
+      { tally: { count: 3, sum: 1, up: 2, down: 1, histogram: { '1': 2, '-1': 1 } }, voterValue: -1 },
+      { tally: { count: 1, sum: 1, up: 1, down: 0, histogram: { '1': 1 } }, voterValue: 0 },
+      { tally: emptyTally, voterValue: 0 },
+    ]);
+    const loaded = await store.loadTallies([key('a'), key('nope')]);
+    expect([...loaded.values()]).toEqual([{ tally: first.tally, checkpoint: '10.1' }]);
+  });
+
+  it('removes emptied histogram buckets and retracted voters', async () => {
+    const [stored] = await store.readTallies(poll, ['a']);
+    await store.applyChanges([change(key('a'), stored!.tally, [['bob', -1, 0]], '10.1', '11.1', ['-1'])], '11.1');
+    const [after] = await store.readTallies(poll, ['a'], 'bob');
+    expect(after).toEqual({ tally: { count: 2, sum: 2, up: 2, down: 0, histogram: { '1': 2 } }, voterValue: 0 });
+  });
+
+  it('refuses a change folded from a checkpoint the tally no longer holds', async () => {
+    const [stored] = await store.readTallies(poll, ['a']);
+    await expect(store.applyChanges([change(key('a'), stored!.tally, [['dee', 0, 1]], '10.1', '12.1')], '12.1')).rejects.toThrow(/moved/);
+    expect((await store.readTallies(poll, ['a']))[0]!.tally.count).toBe(2);
+  });
+
+  it('ranks by count, sum, average and wilson, dropping tallies that fall to zero', async () => {
+    const c = change(key('c'), emptyTally, [['v1', 0, 1], ['v2', 0, 1], ['v3', 0, 1], ['v4', 0, -1]], undefined, '13.1');
+    await store.applyChanges([c], '13.1');
+    expect((await store.readTop(poll, 'count', 10)).map((r) => r.target)).toEqual(['c', 'a', 'b']);
+    expect((await store.readTop(poll, 'sum', 2)).map((r) => r.target)).toEqual(['c', 'a']);
+    expect((await store.readTop(poll, 'wilson', 1))[0]).toEqual({ target: 'a', tally: expect.objectContaining({ count: 2 }) });
+    const [b] = await store.readTallies(poll, ['b']);
+    await store.applyChanges([change(key('b'), b!.tally, [['ann', 1, 0]], '10.2', '14.1', ['1'])], '14.1');
+    expect((await store.readTop(poll, 'count', 10)).map((r) => r.target)).toEqual(['c', 'a']);
+  });
+
+  it('keeps ids with separators, braces and percent signs apart', async () => {
+    const targets = ['x:y', 'x', 'y', '{x}', '%3A', 'x%3Ay', ':'];
+    await store.applyChanges(
+      targets.map((target, i) => change(key(target), emptyTally, Array.from({ length: i + 1 }, (_, v) => [`v${v}`, 0, 1] as [string, number, number]), undefined, `20.${i}`)),
+      '20.9',
+    );
+    const readings = await store.readTallies(poll, targets);
+    expect(readings.map((reading) => reading.tally.count)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+});

@@ -1,0 +1,83 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { connectRedis, type RedisClient } from '../../src/platform/redis.js';
+
+export interface TestRedis {
+  readonly url: string;
+  readonly client: RedisClient;
+  /** This test file's own key prefix; nothing else is touched. */
+  readonly prefix: string;
+  dispose(): Promise<void>;
+}
+
+let serverUrl: Promise<string | undefined> | undefined;
+
+/**
+ * A Redis for one test file: TEST_REDIS_URL, else a testcontainers Redis when a Docker engine
+ * answers, else a redis-server from PATH on a free port; undefined (tests skip) when none.
+ */
+export async function createTestRedis(): Promise<TestRedis | undefined> {
+  const url = await redisServerUrl();
+  if (url === undefined) return undefined;
+  const client = await connectRedis(url);
+  const prefix = `cvtest_${randomBytes(5).toString('hex')}`;
+  return {
+    url,
+    client,
+    prefix,
+    dispose: async () => {
+      await deleteKeys(client, `${prefix}:*`);
+      await client.quit();
+    },
+  };
+}
+
+export function redisServerUrl(): Promise<string | undefined> {
+  serverUrl ??= (async () => {
+    if (process.env.TEST_REDIS_URL !== undefined) return process.env.TEST_REDIS_URL;
+    try {
+      const { RedisContainer } = await import('@testcontainers/redis');
+      const container = await new RedisContainer('redis:7-alpine').start();
+      return container.getConnectionUrl();
+    } catch {
+      return startLocalRedisServer();
+    }
+  })();
+  return serverUrl;
+}
+
+async function startLocalRedisServer(): Promise<string | undefined> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    console.warn('\n*** No TEST_REDIS_URL, no Docker engine and no redis-server on PATH: Redis suites are SKIPPED ***\n');
+    return undefined;
+  }
+  const port = await freePort();
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  process.once('exit', () => server.kill());
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    try {
+      const probe = await connectRedis(`redis://127.0.0.1:${port}`);
+      await probe.quit();
+      return `redis://127.0.0.1:${port}`;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function deleteKeys(client: RedisClient, pattern: string): Promise<void> {
+  for await (const keys of client.scanIterator({ MATCH: pattern, COUNT: 500 })) {
+    if (keys.length > 0) await client.unlink(keys);
+  }
+}
