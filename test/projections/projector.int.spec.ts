@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { VoteAppender } from '../../src/commands/vote-appender.js';
+import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
+import { Projector } from '../../src/projections/projector.js';
+import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
+import type { TallyChange } from '../../src/projections/tally-projection.js';
+import type { TallyStore } from '../../src/projections/tally-store.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { givenProjectWithPolls } from '../support/fixtures.js';
+import { createTestRedis, type TestRedis } from '../support/redis.js';
+import { castRandomVotes, expectTalliesToMatchLog } from '../support/votes.js';
+
+const logger = pino({ level: 'silent' });
+let database: TestDatabase;
+let redis: TestRedis | undefined;
+let appender: VoteAppender;
+let projectId: string;
+let store: TallyStore;
+let generation = 0;
+
+/** Each test gets its own store: a fresh key prefix on Redis, or a fresh in-process one. */
+async function freshStore(): Promise<TallyStore> {
+  generation += 1;
+  return redis === undefined ? new MemoryTallyStore() : RedisTallyStore.open(redis.client, `${redis.prefix}:${generation}`);
+}
+
+const projectorOn = (target: TallyStore, batchSize = 100) => new Projector({ db: database.db, store: target, logger, batchSize, pollIntervalMs: 50 });
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  redis = await createTestRedis();
+  if (redis === undefined) console.warn('*** projector tests run on the in-process store: no Redis ***');
+  appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 3 });
+});
+
+beforeEach(async () => {
+  projectId = (await givenProjectWithPolls(database.db)).id;
+  store = await freshStore();
+});
+
+afterAll(async () => {
+  await appender.close();
+  await redis?.dispose();
+  await database.dispose();
+});
+
+describe('the projector', () => {
+  it('folds the log into tallies equal to the SQL recomputation', async () => {
+    await castRandomVotes(appender, projectId, 300);
+    await projectorOn(store, 37).catchUp();
+    await expectTalliesToMatchLog(database.db, store, projectId);
+  });
+
+  it('should be idempotent if run twice', async () => {
+    await castRandomVotes(appender, projectId, 200);
+    await projectorOn(store, 50).catchUp();
+    const before = await store.readTallies({ projectId, poll: 'votes' }, ['t0', 't1', 't2']);
+    // A second projector that lost the global checkpoint replays everything from the start.
+    const replay = projectorOn(withoutCheckpoint(store), 23);
+    await replay.catchUp();
+    expect(await store.readTallies({ projectId, poll: 'votes' }, ['t0', 't1', 't2'])).toEqual(before);
+    await expectTalliesToMatchLog(database.db, store, projectId);
+  });
+
+  it('never skips an event whose transaction commits after a later position', async () => {
+    if (database.url === undefined) return; // PGlite has one session: no concurrent transactions
+    const [early, late] = [new pg.Client({ connectionString: database.url }), new pg.Client({ connectionString: database.url })];
+    await Promise.all([early.connect(), late.connect()]);
+    const insert = (client: pg.Client, voter: string) =>
+      client.query(
+        `insert into vote_events (event_id, project_id, poll, target, voter, stream_version, type, value, previous, recorded_at)
+         values ($1, $2, 'likes', 'late-commit', $3, 1, 'VoteCast', 1, 0, now())`,
+        [randomUUID(), projectId, voter],
+      );
+    const tally = async () => (await store.readTallies({ projectId, poll: 'likes' }, ['late-commit']))[0]!.tally.count;
+    try {
+      await early.query('begin');
+      await insert(early, 'a'); // takes the earlier position and stays open
+      await insert(late, 'b'); // a later position, committed at once
+      const projector = projectorOn(store, 10);
+      await projector.catchUp();
+      expect(await tally()).toBe(0); // b waits behind the open transaction instead of overtaking it
+      await early.query('commit');
+      await projector.catchUp();
+      expect(await tally()).toBe(2);
+    } finally {
+      await Promise.all([early.end(), late.end()]);
+    }
+  });
+
+  it('ends with exact tallies after crashes at random points over 25 rounds', async () => {
+    for (let round = 0; round < 25; round += 1) {
+      await castRandomVotes(appender, projectId, 20 + Math.floor(Math.random() * 150));
+      for (let attempt = 0; ; attempt += 1) {
+        const crashing = crashingAtRandom(store);
+        try {
+          await projectorOn(crashing.store, 1 + Math.floor(Math.random() * 60)).catchUp();
+          if (!crashing.crashed) break;
+        } catch (error) {
+          if (!crashing.crashed) throw error;
+        }
+        expect(attempt).toBeLessThan(200);
+      }
+      await expectTalliesToMatchLog(database.db, store, projectId);
+    }
+  });
+});
+
+/** The same store, but reporting no checkpoint: the projector starts from the first event. */
+function withoutCheckpoint(inner: TallyStore): TallyStore {
+  let replaying = true;
+  return {
+    loadTallies: (keys) => inner.loadTallies(keys),
+    applyChanges: async (changes, checkpoint) => {
+      replaying = false;
+      await inner.applyChanges(changes, checkpoint);
+    },
+    readCheckpoint: async () => (replaying ? undefined : inner.readCheckpoint()),
+    readTallies: (poll, targets, voter) => inner.readTallies(poll, targets, voter),
+    readTop: (poll, order, limit) => inner.readTop(poll, order, limit),
+  };
+}
+
+/**
+ * The store, but the process "dies" now and then: after writing only some tallies, after all
+ * tallies but before the checkpoint, or after the checkpoint. Each tally's own write stays whole,
+ * as one Lua script does in Redis.
+ */
+function crashingAtRandom(inner: TallyStore): { store: TallyStore; crashed: boolean } {
+  const state = { crashed: false, store: inner };
+  const crash = () => {
+    state.crashed = true;
+    throw new Error('simulated crash');
+  };
+  state.store = {
+    ...inner,
+    loadTallies: (keys) => inner.loadTallies(keys),
+    readCheckpoint: () => inner.readCheckpoint(),
+    readTallies: (poll, targets, voter) => inner.readTallies(poll, targets, voter),
+    readTop: (poll, order, limit) => inner.readTop(poll, order, limit),
+    applyChanges: async (changes: readonly TallyChange[], checkpoint: string) => {
+      if (state.crashed) crash();
+      const dice = Math.random();
+      if (dice < 0.3) {
+        await applySome(inner, changes.slice(0, Math.floor(Math.random() * changes.length)));
+        crash();
+      }
+      if (dice < 0.45) {
+        await applySome(inner, changes);
+        crash();
+      }
+      await inner.applyChanges(changes, checkpoint);
+      if (dice < 0.6) crash();
+    },
+  };
+  return state;
+}
+
+/** Writes the tallies without moving the projection's checkpoint. */
+async function applySome(inner: TallyStore, changes: readonly TallyChange[]): Promise<void> {
+  if (inner instanceof RedisTallyStore) return inner.applyTallies(changes);
+  const checkpoint = await inner.readCheckpoint();
+  await inner.applyChanges(changes, checkpoint ?? '0.0');
+}
