@@ -10,7 +10,8 @@ export interface LoggedVote {
   readonly voter: string;
   readonly value: number;
   readonly previous: number;
-  readonly recordedAt: Date;
+  /** Milliseconds since the epoch; a number is far cheaper to read back than a Date. */
+  readonly recordedAtMs: number;
 }
 
 const start: LogPosition = { transactionId: 0n, globalPosition: 0n };
@@ -21,8 +22,9 @@ const start: LogPosition = { transactionId: 0n, globalPosition: 0n };
  */
 export async function readEventsAfter(db: Kysely<Database>, after: LogPosition | undefined, limit: number): Promise<LoggedVote[]> {
   const from = after ?? start;
-  const { rows } = await sql<{ tx: string; pos: string; project_id: string; poll: string; target: string; voter: string; value: number; previous: number; recorded_at: Date }>`
-    select transaction_id::text as tx, global_position::text as pos, project_id, poll, target, voter, value, previous, recorded_at
+  const { rows } = await sql<{ tx: string; pos: string; project_id: string; poll: string; target: string; voter: string; value: number; previous: number; recorded_ms: number }>`
+    select transaction_id::text as tx, global_position::text as pos, project_id, poll, target, voter, value, previous,
+           extract(epoch from recorded_at)::float8 * 1000 as recorded_ms
     from vote_events
     where (transaction_id, global_position) > (${from.transactionId.toString()}::xid8, ${from.globalPosition.toString()}::bigint)
       and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -37,7 +39,7 @@ export async function readEventsAfter(db: Kysely<Database>, after: LogPosition |
     voter: row.voter,
     value: row.value,
     previous: row.previous,
-    recordedAt: row.recorded_at,
+    recordedAtMs: Number(row.recorded_ms),
   }));
 }
 

@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { parsePosition } from '../domain/position.js';
+import { formatPosition, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 import { type LoggedVote, readEventsAfter, readLogHead } from './log-reader.js';
 import { PollRulesCache } from './poll-rules-cache.js';
 import type { ProjectorMetrics } from './projector-metrics.js';
 import type { TallyFeed } from './tally-feed.js';
-import { foldTallies, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
+import { type TallyKey, tallyIdOf } from './tally-key.js';
+import { foldTallies, type StoredTally, type TallyChange, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
 import type { TallyStore } from './tally-store.js';
 
 export interface ProjectorOptions {
@@ -18,11 +19,17 @@ export interface ProjectorOptions {
   readonly batchSize: number;
   /** Polling is the source of truth; a NOTIFY only wakes the loop early. */
   readonly pollIntervalMs: number;
+  /**
+   * Tallies this projector wrote last, kept so hot targets are not read back from the store every
+   * batch. Exact while this projector is the only writer; any refused write empties it. 0 = off.
+   */
+  readonly tallyCacheSize?: number;
 }
 
 /** Folds the vote log into the tally read model, in commit order, a batch at a time. */
 export class Projector {
   private readonly rules: PollRulesCache;
+  private readonly written = new Map<string, StoredTally>();
   private wakeUp: (() => void) | undefined;
   private woken = false;
 
@@ -36,20 +43,32 @@ export class Projector {
     this.wakeUp?.();
   }
 
-  /** Applies one batch; returns how many events it held (0 when caught up). */
-  async applyNextBatch(): Promise<number> {
+  /**
+   * Applies batches until no committed event is left. Three batches overlap: the next is read
+   * from PostgreSQL and folded while the previous one is still being written to the store.
+   */
+  async catchUp(): Promise<number> {
     const { db, store, batchSize } = this.options;
     const checkpoint = await store.readCheckpoint();
-    const events = await readEventsAfter(db, checkpoint === undefined ? undefined : parsePosition(checkpoint), batchSize);
-    if (events.length === 0) return 0;
-    await this.apply(events);
-    return events.length;
-  }
-
-  /** Applies batches until no committed event is left. */
-  async catchUp(): Promise<number> {
+    let reading = readEventsAfter(db, checkpoint === undefined ? undefined : parsePosition(checkpoint), batchSize);
+    let writing: Promise<void> = Promise.resolve();
     let applied = 0;
-    for (let count = await this.applyNextBatch(); count > 0; count = await this.applyNextBatch()) applied += count;
+    try {
+      for (let events = await reading; events.length > 0; events = await reading) {
+        reading = readEventsAfter(db, events.at(-1)!.position, batchSize);
+        reading.catch(() => {}); // a failed batch abandons this read; its error is not news
+        if (!this.caching()) await writing;
+        const changes = await this.fold(events);
+        await writing;
+        writing = this.write(events, changes);
+        applied += events.length;
+      }
+      await writing;
+    } catch (error) {
+      await writing.catch(() => {});
+      this.written.clear();
+      throw error;
+    }
     await this.recordLag();
     return applied;
   }
@@ -67,18 +86,45 @@ export class Projector {
     }
   }
 
-  private async apply(events: readonly LoggedVote[]): Promise<void> {
-    const { store, feed, metrics } = this.options;
+  private async fold(events: readonly LoggedVote[]): Promise<TallyChange[]> {
     const keys = uniqueTallyKeys(events);
-    const [stored] = await Promise.all([store.loadTallies(keys), this.rules.load(uniquePollKeys(keys))]);
+    const [stored] = await Promise.all([this.loadTallies(keys), this.rules.load(uniquePollKeys(keys))]);
     const changes = foldTallies(events, stored, (key) => this.rules.rulesOf(key));
+    this.remember(changes);
+    return changes;
+  }
+
+  private async write(events: readonly LoggedVote[], changes: readonly TallyChange[]): Promise<void> {
+    const { store, feed, metrics } = this.options;
     const last = events.at(-1)!;
-    const checkpoint = `${last.position.transactionId}.${last.position.globalPosition}`;
-    await store.applyChanges(changes, checkpoint);
+    await store.applyChanges(changes, formatPosition(last.position));
     metrics?.eventsApplied.inc(events.length);
     metrics?.batchSize.observe(events.length);
-    metrics?.lagSeconds.set(Math.max(0, (Date.now() - last.recordedAt.getTime()) / 1000));
+    metrics?.lagSeconds.set(Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
     await feed?.publish(changes.map((change) => ({ ...change.key, tally: change.tally, position: change.checkpoint })));
+  }
+
+  private async loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>> {
+    const missing = keys.filter((key) => !this.written.has(tallyIdOf(key)));
+    const loaded = missing.length === 0 ? new Map<string, StoredTally>() : await this.options.store.loadTallies(missing);
+    for (const key of keys) {
+      const id = tallyIdOf(key);
+      const known = this.written.get(id);
+      if (known !== undefined) loaded.set(id, known);
+    }
+    return loaded;
+  }
+
+  private caching(): boolean {
+    return (this.options.tallyCacheSize ?? 0) > 0;
+  }
+
+  /** Folded tallies are remembered before they are written; a failed write forgets them all. */
+  private remember(changes: readonly TallyChange[]): void {
+    const limit = this.options.tallyCacheSize ?? 0;
+    if (limit === 0) return;
+    if (this.written.size + changes.length > limit) this.written.clear();
+    for (const change of changes) this.written.set(tallyIdOf(change.key), { tally: change.tally, checkpoint: change.checkpoint });
   }
 
   /** After catching up, whatever is left belongs to transactions still in flight. */

@@ -8,31 +8,52 @@ import type { StoredTally, TallyChange } from './tally-projection.js';
 import { type RankedTally, StaleTallyError, type TallyReading, type TallyStore } from './tally-store.js';
 
 /**
- * Applies one tally change: only if the tally still holds the checkpoint the projector folded
- * from, and then the figures, histogram, voters, ranks and the new checkpoint all at once.
+ * Applies a group of tally changes. Each tally changes only if it still holds the checkpoint the
+ * projector folded from, and then its figures, histogram, voters, ranks and new checkpoint all
+ * at once. Returns the positions (1-based) of tallies it refused.
  */
-const applyTallyScript = `
-local tally, voters = KEYS[1], KEYS[2]
-if (redis.call('HGET', tally, 'checkpoint') or '') ~= ARGV[1] then return 0 end
-redis.call('HSET', tally, 'checkpoint', ARGV[2], 'count', ARGV[4], 'sum', ARGV[5], 'up', ARGV[6], 'down', ARGV[7])
-local i = 8
-local function each(n, step, action)
-  for _ = 1, n do action(i); i = i + step end
+const applyTalliesScript = `
+local i, k, refused = 2, 1, {}
+local function take() local value = ARGV[i]; i = i + 1; return value end
+-- Variadic commands in slices, so a hot target's thousand voters stay within Lua's stack.
+local function sliced(n, step, command, key)
+  local args, last = {}, i + n * step - 1
+  for at = i, last do
+    args[#args + 1] = ARGV[at]
+    if #args >= 1000 or at == last then redis.call(command, key, unpack(args)); args = {} end
+  end
+  i = last + 1
 end
-local histogram = tonumber(ARGV[i]); i = i + 1
-each(histogram, 2, function(at)
-  if ARGV[at + 1] == '0' then redis.call('HDEL', tally, ARGV[at]) else redis.call('HSET', tally, ARGV[at], ARGV[at + 1]) end
-end)
-local set = tonumber(ARGV[i]); i = i + 1
-each(set, 2, function(at) redis.call('HSET', voters, ARGV[at], ARGV[at + 1]) end)
-local removed = tonumber(ARGV[i]); i = i + 1
-each(removed, 1, function(at) redis.call('HDEL', voters, ARGV[at]) end)
-for k = 3, #KEYS do
-  if ARGV[4] == '0' then redis.call('ZREM', KEYS[k], ARGV[3]) else redis.call('ZADD', KEYS[k], ARGV[i], ARGV[3]) end
-  i = i + 1
+for t = 1, tonumber(ARGV[1]) do
+  local tally, voters = KEYS[k], KEYS[k + 1]
+  local ranks = tonumber(take())
+  local expected, checkpoint, target = take(), take(), take()
+  local count, sum, up, down = take(), take(), take(), take()
+  local fields = {'checkpoint', checkpoint, 'count', count, 'sum', sum, 'up', up, 'down', down}
+  for _ = 1, tonumber(take()) do fields[#fields + 1] = take(); fields[#fields + 1] = take() end
+  local emptied = tonumber(take())
+  if (redis.call('HGET', tally, 'checkpoint') or '') ~= expected then
+    refused[#refused + 1] = t
+    i = i + emptied
+    local set = tonumber(take()); i = i + set * 2
+    local removed = tonumber(take()); i = i + removed + ranks
+  else
+    redis.call('HSET', tally, unpack(fields))
+    sliced(emptied, 1, 'HDEL', tally)
+    sliced(tonumber(take()), 2, 'HSET', voters)
+    sliced(tonumber(take()), 1, 'HDEL', voters)
+    for r = 1, ranks do
+      local score = take()
+      if count == '0' then redis.call('ZREM', KEYS[k + 1 + r], target) else redis.call('ZADD', KEYS[k + 1 + r], score, target) end
+    end
+  end
+  k = k + 2 + ranks
 end
-return 1
+return refused
 `;
+
+/** Tallies per script call: big enough to spare round trips, small enough not to stall Redis. */
+const tallyGroupSize = 200;
 
 export class RedisTallyStore implements TallyStore {
   private scriptSha: string | undefined;
@@ -64,12 +85,18 @@ export class RedisTallyStore implements TallyStore {
     await this.saveCheckpoint(checkpoint);
   }
 
-  /** One atomic script per tally, all sent in one pipeline. A crash between two leaves each whole. */
+  /** Each tally's change is atomic; groups of them go in one script call, all in one pipeline. */
   async applyTallies(changes: readonly TallyChange[]): Promise<void> {
     const sha = await this.loadScript();
-    const applied = await Promise.all(changes.map((change) => this.applyOne(sha, change)));
-    const stale = applied.findIndex((result) => result !== 1);
-    if (stale !== -1) throw new StaleTallyError(`Tally ${this.keys.tally(changes[stale]!.key)} moved under the projector`);
+    const groups = Array.from({ length: Math.ceil(changes.length / tallyGroupSize) }, (_, g) =>
+      changes.slice(g * tallyGroupSize, (g + 1) * tallyGroupSize),
+    );
+    const refused = await Promise.all(groups.map((group) => this.applyGroup(sha, group)));
+    const first = refused.findIndex((positions) => positions.length > 0);
+    if (first !== -1) {
+      const change = groups[first]![refused[first]![0]! - 1]!;
+      throw new StaleTallyError(`Tally ${this.keys.tally(change.key)} moved under the projector`);
+    }
   }
 
   async saveCheckpoint(checkpoint: string): Promise<void> {
@@ -98,45 +125,35 @@ export class RedisTallyStore implements TallyStore {
     return targets.map((target, index) => ({ target, tally: readings[index]!.tally }));
   }
 
-  private async applyOne(sha: string, change: TallyChange): Promise<unknown> {
-    const orders = Object.keys(change.scores) as RankOrder[];
-    const histogram = histogramUpdates(change);
-    const set = [...change.voters].filter(([, value]) => value !== 0);
-    const removed = [...change.voters].filter(([, value]) => value === 0).map(([voter]) => voter);
-    const { tally } = change;
-    return this.redis.evalSha(sha, {
-      keys: [this.keys.tally(change.key), this.keys.voters(change.key), ...orders.map((order) => this.keys.rank(change.key, order))],
-      arguments: [
-        change.expectedCheckpoint ?? '',
-        change.checkpoint,
-        change.key.target,
-        String(tally.count),
-        String(tally.sum),
-        String(tally.up),
-        String(tally.down),
-        String(histogram.length / 2),
-        ...histogram,
-        String(set.length),
-        ...set.flatMap(([voter, value]) => [voter, String(value)]),
-        String(removed.length),
-        ...removed,
-        ...orders.map((order) => String(change.scores[order])),
-      ],
-    });
+  private async applyGroup(sha: string, group: readonly TallyChange[]): Promise<number[]> {
+    const keys: string[] = [];
+    const args: string[] = [String(group.length)];
+    for (const change of group) {
+      const orders = Object.keys(change.scores) as RankOrder[];
+      keys.push(this.keys.tally(change.key), this.keys.voters(change.key), ...orders.map((order) => this.keys.rank(change.key, order)));
+      const { tally } = change;
+      const buckets = Object.entries(tally.histogram);
+      args.push(String(orders.length), change.expectedCheckpoint ?? '', change.checkpoint, change.key.target);
+      args.push(String(tally.count), String(tally.sum), String(tally.up), String(tally.down), String(buckets.length));
+      for (const [value, ballots] of buckets) args.push(`h:${value}`, String(ballots));
+      args.push(String(change.emptiedBuckets.length), ...change.emptiedBuckets.map((bucket) => `h:${bucket}`));
+      const removed: string[] = [];
+      const setAt = args.push('0') - 1;
+      for (const [voter, value] of change.voters) {
+        if (value === 0) removed.push(voter);
+        else args.push(voter, String(value));
+      }
+      args[setAt] = String((args.length - setAt - 1) / 2);
+      args.push(String(removed.length), ...removed);
+      for (const order of orders) args.push(String(change.scores[order]));
+    }
+    return (await this.redis.evalSha(sha, { keys, arguments: args })) as number[];
   }
 
   private async loadScript(): Promise<string> {
-    this.scriptSha ??= await this.redis.scriptLoad(applyTallyScript);
+    this.scriptSha ??= await this.redis.scriptLoad(applyTalliesScript);
     return this.scriptSha;
   }
-}
-
-/** Every histogram field the change touches; "0" removes the field. */
-function histogramUpdates(change: TallyChange): string[] {
-  const fields: string[] = [];
-  for (const [value, ballots] of Object.entries(change.tally.histogram)) fields.push(`h:${value}`, String(ballots));
-  for (const bucket of change.emptiedBuckets) fields.push(`h:${bucket}`, '0');
-  return fields;
 }
 
 function parseTally(hash: Record<string, string>): Tally {

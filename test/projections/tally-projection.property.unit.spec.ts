@@ -28,7 +28,7 @@ function logOf(intents: { target: number; voter: number; value: number }[]): Log
       voter: `v${voter}`,
       value,
       previous,
-      recordedAt: new Date(0),
+      recordedAtMs: 0,
     });
   });
   return events;

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { definePoll } from '../src/commands/polls.js';
+import { createProject } from '../src/commands/projects.js';
+import { connectRedis } from '../src/platform/redis.js';
+import { readEventsAfter } from '../src/projections/log-reader.js';
+import { Projector } from '../src/projections/projector.js';
+import { RedisTallyStore } from '../src/projections/redis-tally-store.js';
+import { createBenchDatabase, envNumber, formatRate, markdownTable } from './support.js';
+
+/**
+ * Projector catch-up over a pre-filled log with Zipf-skewed targets, against a same-run baseline
+ * that reads the same events through the same cursor query and discards them.
+ */
+const totalEvents = envNumber('BENCH_PROJECTOR_EVENTS', 1_000_000);
+const targets = envNumber('BENCH_PROJECTOR_TARGETS', 100_000);
+const batchSize = envNumber('PROJECTOR_BATCH_SIZE', 10_000);
+const eventsPerTransaction = 1000;
+const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const database = await createBenchDatabase(4);
+const redis = await connectRedis(redisUrl);
+const prefix = `cvbench_${randomBytes(4).toString('hex')}`;
+
+try {
+  const project = await createProject(database.db, 'bench');
+  await definePoll(database.db, { projectId: project.id, name: 'votes', kind: 'updown' });
+  const filling = performance.now();
+  await fillLog(project.id);
+  const fillSeconds = (performance.now() - filling) / 1000;
+
+  const baseline = process.env.BENCH_SKIP_BASELINE === '1' ? Number.NaN : await timed(async () => {
+    let after;
+    for (;;) {
+      const events = await readEventsAfter(database.db, after, batchSize);
+      if (events.length === 0) return;
+      after = events.at(-1)!.position;
+    }
+  });
+
+  const peak = watchPeakRss();
+  const store = await RedisTallyStore.open(redis, prefix);
+  const projector = new Projector({ db: database.db, store, logger: pino({ level: 'silent' }), batchSize, pollIntervalMs: 1000, tallyCacheSize: envNumber('PROJECTOR_TALLY_CACHE', 200_000) });
+  const ours = await timed(() => projector.catchUp());
+  const peakRssMb = peak.stop();
+
+  const oursRate = totalEvents / ours;
+  const baselineRate = totalEvents / baseline;
+  console.log(`\nProjector catch-up: ${totalEvents.toLocaleString('en-US')} events, ${targets.toLocaleString('en-US')} Zipf-skewed targets, batch ${batchSize} (log filled in ${fillSeconds.toFixed(1)} s)\n`);
+  console.log(
+    markdownTable(
+      ['scenario', 'ours events/s', 'baseline events/s (cursor read, discarded)', 'ratio', 'peak RSS MB'],
+      [['catch-up into Redis', formatRate(oursRate), formatRate(baselineRate), `${(oursRate / baselineRate).toFixed(2)}x`, peakRssMb.toFixed(0)]],
+    ),
+  );
+  console.log(`\nTarget >= 150,000 events/s: ${oursRate >= 150_000 ? 'met' : 'NOT met'}`);
+} finally {
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}:*`, COUNT: 1000 })) if (keys.length > 0) await redis.unlink(keys);
+  await redis.quit();
+  await database.dispose();
+}
+
+/** Votes from distinct voters on targets drawn log-uniformly (Zipf, s = 1), committed 1,000 at a time. */
+async function fillLog(projectId: string): Promise<void> {
+  await sql`
+    do $$
+    declare chunk integer;
+    begin
+      for chunk in 0..${sql.lit(Math.ceil(totalEvents / eventsPerTransaction) - 1)} loop
+        insert into vote_events (event_id, project_id, poll, target, voter, stream_version, type, value, previous, recorded_at)
+        select gen_random_uuid(), ${sql.lit(projectId)}::uuid, 'votes',
+               't' || (floor(exp(random() * ln(${sql.lit(targets)}::float8))) - 1)::int, 'v' || (chunk * ${sql.lit(eventsPerTransaction)} + i),
+               1, 'VoteCast', case when random() < 0.7 then 1 else -1 end, 0, now()
+        from generate_series(1, least(${sql.lit(eventsPerTransaction)}, ${sql.lit(totalEvents)} - chunk * ${sql.lit(eventsPerTransaction)})) as i;
+        commit;
+      end loop;
+    end $$
+  `.execute(database.db);
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+function watchPeakRss(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.max(peak, process.memoryUsage().rss) / 1024 / 1024;
+    },
+  };
+}
