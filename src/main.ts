@@ -36,6 +36,8 @@ async function main(): Promise<void> {
     logger: logger.child({ component: 'projector' }),
     batchSize: config.PROJECTOR_BATCH_SIZE,
     pollIntervalMs: config.PROJECTOR_POLL_INTERVAL_MS,
+    // The in-process store is its own cache; Redis is spared reading back hot tallies.
+    tallyCacheSize: readSide.inProcess ? 0 : 100_000,
   });
   if (readSide.inProcess) logger.info({ events: await projector.catchUp() }, 'in-process read model rebuilt from the log');
 

@@ -10,20 +10,31 @@ export interface Tally {
   readonly histogram: Readonly<Record<string, number>>;
 }
 
+/** A tally being folded; projections mutate one per batch instead of copying per event. */
+export interface TallyAccumulator {
+  count: number;
+  sum: number;
+  up: number;
+  down: number;
+  histogram: Record<string, number>;
+}
+
 export const emptyTally: Tally = { count: 0, sum: 0, up: 0, down: 0, histogram: {} };
 
 /** Moves one ballot from `previous` to `value` (either may be 0). Needs no other state. */
+export function moveBallot(tally: TallyAccumulator, previous: number, value: number): void {
+  tally.count += active(value) - active(previous);
+  tally.sum += value - previous;
+  tally.up += positive(value) - positive(previous);
+  tally.down += negative(value) - negative(previous);
+  if (previous !== 0) adjust(tally.histogram, previous, -1);
+  if (value !== 0) adjust(tally.histogram, value, +1);
+}
+
 export function applyBallotChange(tally: Tally, previous: number, value: number): Tally {
-  const histogram: Record<string, number> = { ...tally.histogram };
-  if (previous !== 0) adjust(histogram, previous, -1);
-  if (value !== 0) adjust(histogram, value, +1);
-  return {
-    count: tally.count + active(value) - active(previous),
-    sum: tally.sum + value - previous,
-    up: tally.up + positive(value) - positive(previous),
-    down: tally.down + negative(value) - negative(previous),
-    histogram,
-  };
+  const next: TallyAccumulator = { ...tally, histogram: { ...tally.histogram } };
+  moveBallot(next, previous, value);
+  return next;
 }
 
 export function averageOf(tally: Tally): number | null {

@@ -11,6 +11,7 @@ import type { TallyQueries } from '../projections/tally-queries.js';
 import { healthRoutes } from './health-routes.js';
 import { pollRoutes } from './poll-routes.js';
 import { problemHandler } from './problem.js';
+import { ProjectKeyCache } from './project-key-cache.js';
 import { projectRoutes } from './project-routes.js';
 import { tallyRoutes } from './tally-routes.js';
 import { voteRoutes } from './vote-routes.js';
@@ -23,11 +24,13 @@ export interface AppDependencies {
   readonly appender?: VoteAppender;
   readonly queries?: TallyQueries;
   readonly registry?: Registry;
+  /** How long a key's project is remembered; 0 asks the database every time. */
+  readonly keyCacheMs?: number;
 }
 
 const requestIdPattern = /^[\w.:-]{1,100}$/;
 
-export function createApp({ db, appender, queries, logger, adminToken, registry }: AppDependencies): Express {
+export function createApp({ db, appender, queries, logger, adminToken, registry, keyCacheMs = 10_000 }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -45,10 +48,11 @@ export function createApp({ db, appender, queries, logger, adminToken, registry 
   );
   app.use(healthRoutes(db, registry));
   if (appender !== undefined && queries !== undefined) {
+    const keys = new ProjectKeyCache(db, keyCacheMs);
     app.use(projectRoutes(db, adminToken));
-    app.use(pollRoutes(db));
-    app.use(voteRoutes(db, appender));
-    app.use(tallyRoutes(db, queries));
+    app.use(pollRoutes(db, keys));
+    app.use(voteRoutes(keys, appender));
+    app.use(tallyRoutes(keys, queries));
   }
   app.use(() => {
     throw new ClickvoteError('route_not_found', 'There is no such route; see the README for the API.');

@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
-import type { Kysely } from 'kysely';
-import { type AuthenticatedProject, findProjectByKey, type KeyAccess } from '../commands/projects.js';
+import type { AuthenticatedProject, KeyAccess } from '../commands/projects.js';
 import { ClickvoteError } from '../domain/errors.js';
-import type { Database } from '../platform/database.js';
+import type { ProjectKeyCache } from './project-key-cache.js';
 
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
@@ -11,11 +10,11 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /** Requires a project key; `secret` routes refuse public keys, `public` routes take either. */
-export function requireProjectKey(db: Kysely<Database>, needed: KeyAccess): RequestHandler {
+export function requireProjectKey(keys: ProjectKeyCache, needed: KeyAccess): RequestHandler {
   return async (req, res, next) => {
     const key = bearerToken(req.get('authorization'));
     if (key === undefined) throw new ClickvoteError('unauthenticated', 'Send a project key as "Authorization: Bearer <key>".');
-    const project = await findProjectByKey(db, key);
+    const project = await keys.find(key);
     if (project === undefined) throw new ClickvoteError('unauthenticated', 'The key is not valid.');
     if (needed === 'secret' && project.access !== 'secret') {
       throw new ClickvoteError('forbidden', 'This route needs the project\'s secret key; public keys only vote and read.');

@@ -5,6 +5,7 @@ import { archivePoll, definePoll, getPoll, listPolls, type PollView } from '../c
 import { pollKinds } from '../domain/poll.js';
 import type { Database } from '../platform/database.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
+import type { ProjectKeyCache } from './project-key-cache.js';
 import { jsonBody } from './json-body.js';
 import { decodeInput, PollName } from './validation.js';
 
@@ -15,10 +16,10 @@ const DefinePollBody = Schema.Struct({
 });
 const PollParams = Schema.Struct({ poll: PollName });
 
-export function pollRoutes(db: Kysely<Database>): Router {
+export function pollRoutes(db: Kysely<Database>, keys: ProjectKeyCache): Router {
   const router = Router();
-  const publicKey = requireProjectKey(db, 'public');
-  const secretKey = requireProjectKey(db, 'secret');
+  const publicKey = requireProjectKey(keys, 'public');
+  const secretKey = requireProjectKey(keys, 'secret');
 
   router.get('/v1/polls', publicKey, async (_req, res) => {
     const polls = await listPolls(db, authenticatedProject(res).id);

@@ -1,11 +1,10 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
-import type { Kysely } from 'kysely';
 import { parsePosition } from '../domain/position.js';
 import { rankOrders } from '../domain/ranking.js';
-import type { Database } from '../platform/database.js';
 import type { TallyQueries } from '../projections/tally-queries.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
+import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, PollName } from './validation.js';
 
 export const maxBatchTargets = 100;
@@ -29,9 +28,9 @@ const TopQuery = Schema.Struct({
   limit: Schema.optionalWith(IntegerFromQuery(1, 100), { default: () => 10 }),
 });
 
-export function tallyRoutes(db: Kysely<Database>, queries: TallyQueries): Router {
+export function tallyRoutes(keys: ProjectKeyCache, queries: TallyQueries): Router {
   const router = Router();
-  const publicKey = requireProjectKey(db, 'public');
+  const publicKey = requireProjectKey(keys, 'public');
 
   router.get('/v1/polls/:poll/tallies/:target', publicKey, async (req, res) => {
     const { poll, target } = decodeInput(TallyParams, req.params, 'path');

@@ -1,10 +1,9 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
-import type { Kysely } from 'kysely';
 import { castVote } from '../commands/cast-vote.js';
 import type { VoteAppender } from '../commands/vote-appender.js';
-import type { Database } from '../platform/database.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
+import type { ProjectKeyCache } from './project-key-cache.js';
 import { jsonBody } from './json-body.js';
 import { decodeInput, Identifier, PollName } from './validation.js';
 
@@ -15,10 +14,10 @@ const IdempotencyKey = Schema.String.pipe(
 );
 const maxUserAgentLength = 200;
 
-export function voteRoutes(db: Kysely<Database>, appender: VoteAppender): Router {
+export function voteRoutes(keys: ProjectKeyCache, appender: VoteAppender): Router {
   const router = Router();
 
-  router.post('/v1/polls/:poll/votes', requireProjectKey(db, 'public'), ...jsonBody, async (req, res) => {
+  router.post('/v1/polls/:poll/votes', requireProjectKey(keys, 'public'), ...jsonBody, async (req, res) => {
     const { poll } = decodeInput(VoteParams, req.params, 'path');
     const header = req.get('idempotency-key');
     const idempotencyKey = header === undefined ? undefined : decodeInput(IdempotencyKey, header, 'Idempotency-Key');

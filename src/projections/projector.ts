@@ -30,6 +30,9 @@ export interface ProjectorOptions {
 export class Projector {
   private readonly rules: PollRulesCache;
   private readonly written = new Map<string, StoredTally>();
+  /** The checkpoint this projector last wrote; undefined until read from the store. */
+  private checkpoint: string | undefined;
+  private lagRecordedAt = 0;
   private wakeUp: (() => void) | undefined;
   private woken = false;
 
@@ -49,7 +52,8 @@ export class Projector {
    */
   async catchUp(): Promise<number> {
     const { db, store, batchSize } = this.options;
-    const checkpoint = await store.readCheckpoint();
+    // Only this projector moves the checkpoint while it leads, so it reads it back only after a failure.
+    const checkpoint = (this.checkpoint ??= await store.readCheckpoint());
     let reading = readEventsAfter(db, checkpoint === undefined ? undefined : parsePosition(checkpoint), batchSize);
     let writing: Promise<void> = Promise.resolve();
     let applied = 0;
@@ -67,6 +71,7 @@ export class Projector {
     } catch (error) {
       await writing.catch(() => {});
       this.written.clear();
+      this.checkpoint = undefined;
       throw error;
     }
     await this.recordLag();
@@ -97,7 +102,9 @@ export class Projector {
   private async write(events: readonly LoggedVote[], changes: readonly TallyChange[]): Promise<void> {
     const { store, feed, metrics } = this.options;
     const last = events.at(-1)!;
-    await store.applyChanges(changes, formatPosition(last.position));
+    const checkpoint = formatPosition(last.position);
+    await store.applyChanges(changes, checkpoint);
+    this.checkpoint = checkpoint;
     metrics?.eventsApplied.inc(events.length);
     metrics?.batchSize.observe(events.length);
     metrics?.lagSeconds.set(Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
@@ -127,12 +134,13 @@ export class Projector {
     for (const change of changes) this.written.set(tallyIdOf(change.key), { tally: change.tally, checkpoint: change.checkpoint });
   }
 
-  /** After catching up, whatever is left belongs to transactions still in flight. */
+  /** After catching up, whatever is left belongs to transactions still in flight. At most once a second. */
   private async recordLag(): Promise<void> {
-    const { metrics, store, db } = this.options;
-    if (metrics === undefined) return;
-    const [head, checkpoint] = await Promise.all([readLogHead(db), store.readCheckpoint()]);
-    const applied = checkpoint === undefined ? 0n : parsePosition(checkpoint)!.globalPosition;
+    const { metrics, db } = this.options;
+    if (metrics === undefined || Date.now() - this.lagRecordedAt < 1000) return;
+    this.lagRecordedAt = Date.now();
+    const head = await readLogHead(db);
+    const applied = this.checkpoint === undefined ? 0n : parsePosition(this.checkpoint)!.globalPosition;
     const behind = head === undefined ? 0 : Math.max(0, Number(head.position.globalPosition - applied));
     metrics.lagEvents.set(behind);
     metrics.lagSeconds.set(behind === 0 || head === undefined ? 0 : Math.max(0, (Date.now() - head.recordedAt.getTime()) / 1000));

@@ -1,7 +1,7 @@
 import type { PollRules } from '../domain/poll.js';
-import { comparePositions, formatPosition, type LogPosition } from '../domain/position.js';
+import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
 import { type RankOrder, rankScores } from '../domain/ranking.js';
-import { applyBallotChange, emptyTally, type Tally } from '../domain/tally.js';
+import { emptyTally, moveBallot, type Tally, type TallyAccumulator } from '../domain/tally.js';
 import type { LoggedVote } from './log-reader.js';
 import { pollIdOf, type TallyKey, tallyIdOf } from './tally-key.js';
 
@@ -25,6 +25,14 @@ export interface TallyChange {
   readonly scores: Partial<Record<RankOrder, number>>;
 }
 
+interface Working extends TallyAccumulator {
+  readonly key: TallyKey;
+  readonly before: StoredTally | undefined;
+  readonly after: LogPosition | undefined;
+  checkpoint: LogPosition | undefined;
+  readonly voters: Map<string, number>;
+}
+
 /**
  * Folds a batch in memory, one change per tally. Events a tally already holds (at or before its
  * checkpoint) are skipped, so replaying a batch after a crash never counts anything twice.
@@ -34,29 +42,45 @@ export function foldTallies(
   stored: ReadonlyMap<string, StoredTally>,
   rulesOf: (key: TallyKey) => PollRules,
 ): TallyChange[] {
-  const working = new Map<string, { key: TallyKey; tally: Tally; checkpoint: LogPosition; voters: Map<string, number> }>();
+  // Mutable per-tally accumulators: a batch touches hot tallies thousands of times.
+  const working = new Map<string, Working>();
   for (const event of events) {
     const id = tallyIdOf(event);
-    const before = stored.get(id);
-    if (before?.checkpoint !== undefined && !isAfter(event.position, before.checkpoint)) continue;
-    const entry = working.get(id) ?? { key: keyOf(event), tally: before?.tally ?? emptyTally, checkpoint: event.position, voters: new Map() };
-    entry.tally = applyBallotChange(entry.tally, event.previous, event.value);
+    let entry = working.get(id);
+    if (entry === undefined) {
+      const before = stored.get(id);
+      const tally = before?.tally ?? emptyTally;
+      entry = {
+        key: keyOf(event),
+        before,
+        after: before?.checkpoint === undefined ? undefined : parsePosition(before.checkpoint),
+        ...tally,
+        histogram: { ...tally.histogram },
+        checkpoint: undefined,
+        voters: new Map(),
+      };
+      working.set(id, entry);
+    }
+    if (entry.after !== undefined && comparePositions(event.position, entry.after) <= 0) continue;
+    moveBallot(entry, event.previous, event.value);
     entry.checkpoint = event.position;
     entry.voters.set(event.voter, event.value);
-    working.set(id, entry);
   }
-  return [...working.entries()].map(([id, entry]) => {
-    const before = stored.get(id);
-    return {
+  const changes: TallyChange[] = [];
+  for (const entry of working.values()) {
+    if (entry.checkpoint === undefined) continue;
+    const tally: Tally = { count: entry.count, sum: entry.sum, up: entry.up, down: entry.down, histogram: entry.histogram };
+    changes.push({
       key: entry.key,
-      expectedCheckpoint: before?.checkpoint,
+      expectedCheckpoint: entry.before?.checkpoint,
       checkpoint: formatPosition(entry.checkpoint),
-      tally: entry.tally,
-      emptiedBuckets: Object.keys(before?.tally.histogram ?? {}).filter((bucket) => entry.tally.histogram[bucket] === undefined),
+      tally,
+      emptiedBuckets: Object.keys(entry.before?.tally.histogram ?? {}).filter((bucket) => tally.histogram[bucket] === undefined),
       voters: entry.voters,
-      scores: rankScores(rulesOf(entry.key), entry.tally),
-    };
-  });
+      scores: rankScores(rulesOf(entry.key), tally),
+    });
+  }
+  return changes;
 }
 
 export function uniqueTallyKeys(events: readonly LoggedVote[]): TallyKey[] {
@@ -65,11 +89,6 @@ export function uniqueTallyKeys(events: readonly LoggedVote[]): TallyKey[] {
 
 export function uniquePollKeys(keys: readonly TallyKey[]) {
   return [...new Map(keys.map((key) => [pollIdOf(key), { projectId: key.projectId, poll: key.poll }])).values()];
-}
-
-function isAfter(position: LogPosition, checkpoint: string): boolean {
-  const [transactionId, globalPosition] = checkpoint.split('.');
-  return comparePositions(position, { transactionId: BigInt(transactionId!), globalPosition: BigInt(globalPosition!) }) > 0;
 }
 
 const keyOf = (event: TallyKey): TallyKey => ({ projectId: event.projectId, poll: event.poll, target: event.target });
