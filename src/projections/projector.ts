@@ -81,13 +81,16 @@ export class Projector {
   /** Runs until the signal aborts: catch up, then wait for a wake-up or the poll interval. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      let failed = false;
       try {
         this.woken = false;
         await this.catchUp();
       } catch (error) {
+        failed = true;
         this.options.logger.error({ err: error }, 'projector batch failed; retrying from the checkpoint');
       }
-      if (!this.woken) await this.waitForWork(signal);
+      // After a failure wait a full interval, so a lost Redis or database is not hammered.
+      if (failed || !this.woken) await this.waitForWork(signal);
     }
   }
 

@@ -147,7 +147,14 @@ export class RedisTallyStore implements TallyStore {
       args.push(String(removed.length), ...removed);
       for (const order of orders) args.push(String(change.scores[order]));
     }
-    return (await this.redis.evalSha(sha, { keys, arguments: args })) as number[];
+    try {
+      return (await this.redis.evalSha(sha, { keys, arguments: args })) as number[];
+    } catch (error) {
+      // A restarted or flushed Redis forgets scripts; load it again once.
+      if (!String(error).includes('NOSCRIPT')) throw error;
+      this.scriptSha = undefined;
+      return (await this.redis.evalSha(await this.loadScript(), { keys, arguments: args })) as number[];
+    }
   }
 
   private async loadScript(): Promise<string> {

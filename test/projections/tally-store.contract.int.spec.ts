@@ -95,3 +95,16 @@ describe.each(stores)('the $name tally store', ({ open }) => {
     expect(readings.map((reading) => reading.tally.count)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 });
+
+describe('the redis tally store', () => {
+  it('loads its script again after Redis forgot it', async (context) => {
+    if (redis === undefined) context.skip();
+    const store = await RedisTallyStore.open(redis!.client, `${redis!.prefix}:noscript`);
+    const poll = { projectId: randomUUID(), poll: 'votes' };
+    await store.applyChanges([change({ ...poll, target: 'a' }, emptyTally, [['ann', 0, 1]], undefined, '1.1')], '1.1');
+    // As after a Redis restart: the script this store loaded is unknown to the server.
+    (store as unknown as { scriptSha: string }).scriptSha = '0'.repeat(40);
+    await store.applyChanges([change({ ...poll, target: 'a' }, (await store.readTallies(poll, ['a']))[0]!.tally, [['bob', 0, 1]], '1.1', '1.2')], '1.2');
+    expect((await store.readTallies(poll, ['a']))[0]!.tally.count).toBe(2);
+  });
+});
