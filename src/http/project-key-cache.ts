@@ -1,28 +1,20 @@
 import type { Kysely } from 'kysely';
 import { type AuthenticatedProject, findProjectByKey } from '../commands/projects.js';
 import type { Database } from '../platform/database.js';
+import { TtlCache } from '../platform/ttl-cache.js';
 
-const maxEntries = 10_000;
-
-/**
- * Remembers which project a key belongs to for a few seconds, so a busy API does not ask
- * PostgreSQL on every vote. Unknown keys are remembered too, bounded, so made-up keys cannot
- * turn into a query each.
- */
+/** Which project a key belongs to, remembered for a few seconds so a vote costs no key lookup. */
 export class ProjectKeyCache {
-  private readonly entries = new Map<string, { project: AuthenticatedProject | undefined; until: number }>();
+  private readonly cache: TtlCache<AuthenticatedProject | undefined>;
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly ttlMs: number,
-  ) {}
+    ttlMs: number,
+  ) {
+    this.cache = new TtlCache(ttlMs);
+  }
 
-  async find(key: string): Promise<AuthenticatedProject | undefined> {
-    const cached = this.entries.get(key);
-    if (cached !== undefined && cached.until > Date.now()) return cached.project;
-    const project = await findProjectByKey(this.db, key);
-    if (this.entries.size >= maxEntries) this.entries.clear();
-    this.entries.set(key, { project, until: Date.now() + this.ttlMs });
-    return project;
+  find(key: string): Promise<AuthenticatedProject | undefined> {
+    return this.cache.getOrLoad(key, () => findProjectByKey(this.db, key));
   }
 }

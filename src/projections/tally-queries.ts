@@ -5,6 +5,7 @@ import { comparePositions, parsePosition } from '../domain/position.js';
 import { type RankOrder, rankOrdersFor } from '../domain/ranking.js';
 import { averageOf, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
+import { TtlCache } from '../platform/ttl-cache.js';
 import type { TallyStore } from './tally-store.js';
 
 /** The tally shape every read answers with, the same for every kind of poll. */
@@ -28,17 +29,17 @@ export interface TallyQueryOptions {
   readonly checkIntervalMs?: number;
 }
 
-const maxCachedPolls = 10_000;
-
 /** The read side's questions: single tallies (optionally read-your-writes), batches and top lists. */
 export class TallyQueries {
-  private readonly polls = new Map<string, { poll: PollView | undefined; until: number }>();
+  private readonly polls: TtlCache<PollView | undefined>;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly store: TallyStore,
     private readonly options: TallyQueryOptions,
-  ) {}
+  ) {
+    this.polls = new TtlCache(options.pollCacheMs);
+  }
 
   async tallies(projectId: string, pollName: string, targets: readonly string[], voter?: string): Promise<TallyView[]> {
     const poll = await this.pollOf(projectId, pollName);
@@ -75,14 +76,7 @@ export class TallyQueries {
   }
 
   private async pollOf(projectId: string, name: string): Promise<PollView> {
-    const id = `${projectId}\u0000${name}`;
-    const cached = this.polls.get(id);
-    const poll = cached !== undefined && cached.until > Date.now() ? cached.poll : await findPoll(this.db, projectId, name);
-    if (cached === undefined || cached.until <= Date.now()) {
-      // Unknown names are cached too (as undefined), so bound the cache against made-up names.
-      if (this.polls.size >= maxCachedPolls) this.polls.clear();
-      this.polls.set(id, { poll, until: Date.now() + this.options.pollCacheMs });
-    }
+    const poll = await this.polls.getOrLoad(`${projectId}\u0000${name}`, () => findPoll(this.db, projectId, name));
     if (poll === undefined) throw pollNotFound(name);
     return poll;
   }

@@ -4,14 +4,10 @@ import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import type { VoteReceipt } from '../../src/commands/vote-command.js';
 import { ClickvoteError } from '../../src/domain/errors.js';
-import { createPgliteTestDatabase, createPostgresTestDatabase, postgresServerUrl, type TestDatabase } from '../support/database.js';
+import { type TestDatabase, testEngines } from '../support/database.js';
 import { countVoteEvents, givenProjectWithPolls, randomId } from '../support/fixtures.js';
 
-const serverUrl = await postgresServerUrl();
-const engines = [
-  ...(serverUrl === undefined ? [] : [{ engine: 'postgres', open: () => createPostgresTestDatabase(serverUrl, 8) }]),
-  { engine: 'pglite', open: () => createPgliteTestDatabase() },
-];
+const engines = await testEngines(8);
 
 describe.each(engines)('vote appender on $engine', ({ open }) => {
   let database: TestDatabase;

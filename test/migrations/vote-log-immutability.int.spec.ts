@@ -2,14 +2,10 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
-import { createPgliteTestDatabase, createPostgresTestDatabase, postgresServerUrl, type TestDatabase } from '../support/database.js';
+import { type TestDatabase, testEngines } from '../support/database.js';
 import { countVoteEvents, givenProjectWithPolls } from '../support/fixtures.js';
 
-const serverUrl = await postgresServerUrl();
-const engines = [
-  ...(serverUrl === undefined ? [] : [{ engine: 'postgres', open: () => createPostgresTestDatabase(serverUrl, 2) }]),
-  { engine: 'pglite', open: () => createPgliteTestDatabase() },
-];
+const engines = await testEngines(2);
 
 describe.each(engines)('the vote log on $engine', ({ open }) => {
   let database: TestDatabase;

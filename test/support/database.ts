@@ -33,6 +33,15 @@ export async function postgresServerUrl(): Promise<string | undefined> {
   return process.env.TEST_DATABASE_URL ?? (await startContainer());
 }
 
+/** PostgreSQL (when a server is available) and PGlite: for suites that must pass on both. */
+export async function testEngines(poolSize = 8): Promise<{ engine: string; open: () => Promise<TestDatabase> }[]> {
+  const serverUrl = await postgresServerUrl();
+  return [
+    ...(serverUrl === undefined ? [] : [{ engine: 'postgres', open: () => createPostgresTestDatabase(serverUrl, poolSize) }]),
+    { engine: 'pglite', open: () => createPgliteTestDatabase() },
+  ];
+}
+
 export async function createPostgresTestDatabase(serverUrl: string, poolSize = 10): Promise<TestDatabase> {
   const name = `cv_test_${randomBytes(6).toString('hex')}`;
   await withAdminClient(serverUrl, (client) => client.query(`create database ${name}`));
