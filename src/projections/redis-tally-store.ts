@@ -14,39 +14,39 @@ import { type RankedTally, StaleTallyError, type TallyReading, type TallyStore }
  */
 const applyTalliesScript = `
 local i, k, refused = 2, 1, {}
-local function take() local value = ARGV[i]; i = i + 1; return value end
--- Variadic commands in slices, so a hot target's thousand voters stay within Lua's stack.
-local function sliced(n, step, command, key)
-  local args, last = {}, i + n * step - 1
-  for at = i, last do
-    args[#args + 1] = ARGV[at]
-    if #args >= 1000 or at == last then redis.call(command, key, unpack(args)); args = {} end
+-- Variadic commands straight from ARGV ranges, in slices that stay within Lua's stack.
+local function ranged(command, key, first, count)
+  local at, last = first, first + count - 1
+  while at <= last do
+    local upto = math.min(last, at + 999)
+    redis.call(command, key, unpack(ARGV, at, upto))
+    at = upto + 1
   end
-  i = last + 1
 end
 for t = 1, tonumber(ARGV[1]) do
   local tally, voters = KEYS[k], KEYS[k + 1]
-  local ranks = tonumber(take())
-  local expected, checkpoint, target = take(), take(), take()
-  local count, sum, up, down = take(), take(), take(), take()
-  local fields = {'checkpoint', checkpoint, 'count', count, 'sum', sum, 'up', up, 'down', down}
-  for _ = 1, tonumber(take()) do fields[#fields + 1] = take(); fields[#fields + 1] = take() end
-  local emptied = tonumber(take())
+  local ranks, expected, checkpoint, target = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local count = ARGV[i + 5]
+  local fields, emptied, set, removed = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
+  local at = i + 9
+  local next_tally = at + fields * 2 + emptied + set * 2 + removed + ranks
   if (redis.call('HGET', tally, 'checkpoint') or '') ~= expected then
     refused[#refused + 1] = t
-    i = i + emptied
-    local set = tonumber(take()); i = i + set * 2
-    local removed = tonumber(take()); i = i + removed + ranks
   else
-    redis.call('HSET', tally, unpack(fields))
-    sliced(emptied, 1, 'HDEL', tally)
-    sliced(tonumber(take()), 2, 'HSET', voters)
-    sliced(tonumber(take()), 1, 'HDEL', voters)
+    redis.call('HSET', tally, 'checkpoint', checkpoint, unpack(ARGV, at, at + fields * 2 - 1))
+    at = at + fields * 2
+    if emptied > 0 then ranged('HDEL', tally, at, emptied) end
+    at = at + emptied
+    if set > 0 then ranged('HSET', voters, at, set * 2) end
+    at = at + set * 2
+    if removed > 0 then ranged('HDEL', voters, at, removed) end
+    at = at + removed
     for r = 1, ranks do
-      local score = take()
-      if count == '0' then redis.call('ZREM', KEYS[k + 1 + r], target) else redis.call('ZADD', KEYS[k + 1 + r], score, target) end
+      if count == '0' then redis.call('ZREM', KEYS[k + 1 + r], target) else redis.call('ZADD', KEYS[k + 1 + r], ARGV[at], target) end
+      at = at + 1
     end
   end
+  i = next_tally
   k = k + 2 + ranks
 end
 return refused
@@ -132,19 +132,17 @@ export class RedisTallyStore implements TallyStore {
       const orders = Object.keys(change.scores) as RankOrder[];
       keys.push(this.keys.tally(change.key), this.keys.voters(change.key), ...orders.map((order) => this.keys.rank(change.key, order)));
       const { tally } = change;
-      const buckets = Object.entries(tally.histogram);
-      args.push(String(orders.length), change.expectedCheckpoint ?? '', change.checkpoint, change.key.target);
-      args.push(String(tally.count), String(tally.sum), String(tally.up), String(tally.down), String(buckets.length));
-      for (const [value, ballots] of buckets) args.push(`h:${value}`, String(ballots));
-      args.push(String(change.emptiedBuckets.length), ...change.emptiedBuckets.map((bucket) => `h:${bucket}`));
+      const fields = ['count', String(tally.count), 'sum', String(tally.sum), 'up', String(tally.up), 'down', String(tally.down)];
+      for (const [value, ballots] of Object.entries(tally.histogram)) fields.push(`h:${value}`, String(ballots));
+      const set: string[] = [];
       const removed: string[] = [];
-      const setAt = args.push('0') - 1;
       for (const [voter, value] of change.voters) {
         if (value === 0) removed.push(voter);
-        else args.push(voter, String(value));
+        else set.push(voter, String(value));
       }
-      args[setAt] = String((args.length - setAt - 1) / 2);
-      args.push(String(removed.length), ...removed);
+      args.push(String(orders.length), change.expectedCheckpoint ?? '', change.checkpoint, change.key.target);
+      args.push(String(fields.length / 2), String(tally.count), String(change.emptiedBuckets.length), String(set.length / 2), String(removed.length));
+      args.push(...fields, ...change.emptiedBuckets.map((bucket) => `h:${bucket}`), ...set, ...removed);
       for (const order of orders) args.push(String(change.scores[order]));
     }
     try {
