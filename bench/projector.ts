@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { pino } from 'pino';
 import { definePoll } from '../src/commands/polls.js';
 import { createProject } from '../src/commands/projects.js';
 import { connectRedis } from '../src/platform/redis.js';
-import { readEventsAfter } from '../src/projections/log-reader.js';
-import { Projector } from '../src/projections/projector.js';
-import { RedisTallyStore } from '../src/projections/redis-tally-store.js';
+import { formatPosition } from '../src/domain/position.js';
+import { readEventsAfter, readLogHead } from '../src/projections/log-reader.js';
+import { RedisKeys } from '../src/projections/redis-keys.js';
+import { type RunningService, startService } from './service.js';
 import { createBenchDatabase, envNumber, formatRate, markdownTable } from './support.js';
 
 /**
  * Projector catch-up over a pre-filled log with Zipf-skewed targets, against a same-run baseline
- * that reads the same events through the same cursor query and discards them.
+ * that reads the same events through the same cursor query and discards them. Ours is timed
+ * from starting the projector process until its checkpoint reaches the head of the log.
  */
 const totalEvents = envNumber('BENCH_PROJECTOR_EVENTS', 1_000_000);
 const targets = envNumber('BENCH_PROJECTOR_TARGETS', 100_000);
@@ -39,18 +40,23 @@ try {
     }
   });
 
-  const peak = watchPeakRss();
-  const store = await RedisTallyStore.open(redis, prefix);
-  const projector = new Projector({ db: database.db, store, logger: pino({ level: 'silent' }), batchSize, pollIntervalMs: 1000, tallyCacheSize: envNumber('PROJECTOR_TALLY_CACHE', 200_000) });
-  const ours = await timed(() => projector.catchUp());
-  const peakRssMb = peak.stop();
+  // The projector runs as its own process (ROLE=projector, from the build), as in production.
+  const head = formatPosition((await readLogHead(database.db))!.position);
+  const checkpointKey = new RedisKeys(prefix, 1).checkpoint();
+  let service: RunningService | undefined;
+  const ours = await timed(async () => {
+    service = await startService({ ROLE: 'projector', DATABASE_URL: database.url, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, PROJECTOR_BATCH_SIZE: String(batchSize) });
+    while ((await redis.get(checkpointKey)) !== head) await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+  const peakRssMb = service!.peakRssMb();
+  await service!.stop();
 
   const oursRate = totalEvents / ours;
   const baselineRate = totalEvents / baseline;
   console.log(`\nProjector catch-up: ${totalEvents.toLocaleString('en-US')} events, ${targets.toLocaleString('en-US')} Zipf-skewed targets, batch ${batchSize} (log filled in ${fillSeconds.toFixed(1)} s)\n`);
   console.log(
     markdownTable(
-      ['scenario', 'ours events/s', 'baseline events/s (cursor read, discarded)', 'ratio', 'peak RSS MB'],
+      ['scenario', 'ours events/s', 'baseline events/s (cursor read, discarded)', 'ratio', 'projector peak RSS MB'],
       [['catch-up into Redis', formatRate(oursRate), formatRate(baselineRate), `${(oursRate / baselineRate).toFixed(2)}x`, peakRssMb.toFixed(0)]],
     ),
   );
@@ -83,15 +89,4 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await work();
   return (performance.now() - started) / 1000;
-}
-
-function watchPeakRss(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return Math.max(peak, process.memoryUsage().rss) / 1024 / 1024;
-    },
-  };
 }
