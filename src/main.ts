@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -56,7 +57,16 @@ async function main(): Promise<void> {
   const leadership = runsProjector && config.DATABASE_URL !== undefined ? new PostgresLeadership(config.DATABASE_URL, logger) : undefined;
   const projecting = runsProjector ? lead(projector, leadership, stopProjecting.signal, logger) : Promise.resolve();
 
-  const app = createApp({ db: database.db, appender, queries, logger, adminToken: config.ADMIN_TOKEN, registry });
+  const app = createApp({
+    db: database.db,
+    appender,
+    queries,
+    logger,
+    adminToken: config.ADMIN_TOKEN,
+    registry,
+    clientAddressKey: clientAddressKey(config, logger),
+    trustProxy: trustProxySetting(config.TRUST_PROXY),
+  });
   const server = app.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = `http://localhost:${config.PORT}`;
@@ -89,6 +99,18 @@ async function lead(projector: Projector, leadership: PostgresLeadership | undef
     await leadership.listen(newVotesChannel, () => projector.wake());
   }
   await projector.run(signal);
+}
+
+function clientAddressKey(config: Config, logger: Logger): Buffer {
+  if (config.CLIENT_ADDRESS_HASH_KEY !== undefined) return Buffer.from(config.CLIENT_ADDRESS_HASH_KEY);
+  if (config.ROLE !== 'projector') logger.warn('CLIENT_ADDRESS_HASH_KEY is not set: client address hashes will differ after a restart');
+  return randomBytes(32);
+}
+
+/** "true"/"false", a hop count, or addresses/subnets as Express takes them. */
+function trustProxySetting(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 function readConfigOrExit(): Config {

@@ -8,6 +8,8 @@ import type { VoteAppender } from '../commands/vote-appender.js';
 import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
 import type { TallyQueries } from '../projections/tally-queries.js';
+import { auditMetadataWith } from './audit-metadata.js';
+import { auditRoutes } from './audit-routes.js';
 import { healthRoutes } from './health-routes.js';
 import { pollRoutes } from './poll-routes.js';
 import { problemHandler } from './problem.js';
@@ -26,12 +28,18 @@ export interface AppDependencies {
   readonly registry?: Registry;
   /** How long a key's project is remembered; 0 asks the database every time. */
   readonly keyCacheMs?: number;
+  /** Key for the hash of client addresses kept with each event. */
+  readonly clientAddressKey: Buffer;
+  /** Express's "trust proxy": whose X-Forwarded-For to believe for the client address. */
+  readonly trustProxy?: boolean | number | string;
 }
 
 const requestIdPattern = /^[\w.:-]{1,100}$/;
 
-export function createApp({ db, appender, queries, logger, adminToken, registry, keyCacheMs = 10_000 }: AppDependencies): Express {
+export function createApp(deps: AppDependencies): Express {
+  const { db, appender, queries, logger, adminToken, registry, keyCacheMs = 10_000 } = deps;
   const app = express();
+  app.set('trust proxy', deps.trustProxy ?? false);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(
@@ -51,8 +59,9 @@ export function createApp({ db, appender, queries, logger, adminToken, registry,
     const keys = new ProjectKeyCache(db, keyCacheMs);
     app.use(projectRoutes(db, adminToken));
     app.use(pollRoutes(db, keys));
-    app.use(voteRoutes(keys, appender));
+    app.use(voteRoutes(keys, appender, auditMetadataWith(deps.clientAddressKey)));
     app.use(tallyRoutes(keys, queries));
+    app.use(auditRoutes(db, keys));
   }
   app.use(() => {
     throw new ClickvoteError('route_not_found', 'There is no such route; see the README for the API.');

@@ -2,6 +2,7 @@ import { Schema } from 'effect';
 import { Router } from 'express';
 import { castVote } from '../commands/cast-vote.js';
 import type { VoteAppender } from '../commands/vote-appender.js';
+import type { AuditMetadata } from './audit-metadata.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { jsonBody } from './json-body.js';
@@ -12,9 +13,8 @@ const VoteParams = Schema.Struct({ poll: PollName });
 const IdempotencyKey = Schema.String.pipe(
   Schema.pattern(/^[\x21-\x7e]{1,255}$/, { message: () => 'must be 1 to 255 visible ASCII characters' }),
 );
-const maxUserAgentLength = 200;
 
-export function voteRoutes(keys: ProjectKeyCache, appender: VoteAppender): Router {
+export function voteRoutes(keys: ProjectKeyCache, appender: VoteAppender, auditMetadata: AuditMetadata): Router {
   const router = Router();
 
   router.post('/v1/polls/:poll/votes', requireProjectKey(keys, 'public'), ...jsonBody, async (req, res) => {
@@ -30,12 +30,7 @@ export function voteRoutes(keys: ProjectKeyCache, appender: VoteAppender): Route
       voter,
       value,
       idempotencyKey,
-      metadata: {
-        source: 'http',
-        requestId: String(req.id),
-        keyId: project.keyId,
-        userAgent: req.get('user-agent')?.slice(0, maxUserAgentLength),
-      },
+      metadata: auditMetadata(req, project),
     });
     if (receipt.replayed) res.set('Idempotent-Replayed', 'true');
     res.json(receipt.result);

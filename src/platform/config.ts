@@ -20,7 +20,7 @@ const RedisUrl = Schema.String.pipe(
   Schema.pattern(/^rediss?:\/\//, { message: () => 'must be a redis:// or rediss:// URL' }),
 );
 
-const secretVariables = new Set(['DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN']);
+const secretVariables = new Set(['DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'CLIENT_ADDRESS_HASH_KEY']);
 
 const optional = <A, I>(schema: Schema.Schema<A, I>) => Schema.optional(schema);
 const withDefault = <A>(schema: Schema.Schema<A, string>, value: A) =>
@@ -39,6 +39,10 @@ export const EnvironmentSchema = Schema.Struct({
   ADMIN_TOKEN: optional(
     Schema.String.pipe(Schema.minLength(16, { message: () => 'must be at least 16 characters' })),
   ),
+  CLIENT_ADDRESS_HASH_KEY: optional(
+    Schema.String.pipe(Schema.minLength(16, { message: () => 'must be at least 16 characters' })),
+  ),
+  TRUST_PROXY: withDefault(Schema.String, 'false'),
   LOG_LEVEL: withDefault(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info'),
   MIGRATE_ON_START: optional(BooleanFromString),
   CREATE_DEMO_PROJECT: optional(BooleanFromString),

@@ -7,12 +7,25 @@ import { type TallyKey, tallyIdOf } from './tally-key.js';
  * Every tally computed straight from the log in SQL: each ballot's latest event, grouped. The
  * read model must always equal this; tests and `verify` compare against it.
  */
-export async function recomputeTallies(db: Kysely<Database>, projectId?: string): Promise<Map<string, { key: TallyKey; tally: Tally }>> {
+export interface RecomputeScope {
+  readonly projectId?: string;
+  readonly poll?: string;
+  readonly target?: string;
+  /** Only events recorded at or before this instant: the tallies as they stood then. */
+  readonly at?: Date;
+}
+
+export async function recomputeTallies(db: Kysely<Database>, scope: RecomputeScope | string = {}): Promise<Map<string, { key: TallyKey; tally: Tally }>> {
+  const { projectId, poll, target, at } = typeof scope === 'string' ? { projectId: scope } : scope;
   const { rows } = await sql<{ project_id: string; poll: string; target: string; value: number; ballots: string }>`
     with latest as (
       select distinct on (project_id, poll, target, voter) project_id, poll, target, value
       from vote_events
-      ${projectId === undefined ? sql`` : sql`where project_id = ${projectId}`}
+      where true
+      ${projectId === undefined ? sql`` : sql`and project_id = ${projectId}`}
+      ${poll === undefined ? sql`` : sql`and poll = ${poll}`}
+      ${target === undefined ? sql`` : sql`and target = ${target}`}
+      ${at === undefined ? sql`` : sql`and recorded_at <= ${at}`}
       order by project_id, poll, target, voter, stream_version desc
     )
     select project_id, poll, target, value, count(*)::text as ballots

@@ -37,7 +37,8 @@ export async function startTestApp(): Promise<TestApp> {
   const queries = new TallyQueries(database.db, store, { pollCacheMs: 0 });
   const stopProjecting = new AbortController();
   const projecting = projector.run(stopProjecting.signal);
-  const server = createApp({ db: database.db, appender, queries, logger, adminToken, registry }).listen(0, '127.0.0.1');
+  const clientAddressKey = Buffer.from('test-client-address-key');
+  const server = createApp({ db: database.db, appender, queries, logger, adminToken, registry, clientAddressKey }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {

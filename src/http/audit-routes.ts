@@ -1,0 +1,75 @@
+import { once } from 'node:events';
+import { Schema } from 'effect';
+import { type Response, Router } from 'express';
+import type { Kysely } from 'kysely';
+import { getPoll } from '../commands/polls.js';
+import { parsePosition } from '../domain/position.js';
+import { averageOf } from '../domain/tally.js';
+import type { Database } from '../platform/database.js';
+import { type AuditEvent, exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/audit-log.js';
+import { authenticatedProject, requireProjectKey } from './auth.js';
+import type { ProjectKeyCache } from './project-key-cache.js';
+import { decodeInput, Identifier, PollName } from './validation.js';
+
+const Instant = Schema.Date.annotations({ message: () => 'must be an ISO 8601 date and time' });
+const Cursor = Schema.String.pipe(Schema.filter((cursor) => decodeCursor(cursor) !== undefined || 'must be a cursor from a previous page'));
+const EventsQuery = Schema.Struct({
+  poll: Schema.optional(PollName),
+  target: Schema.optional(Identifier),
+  voter: Schema.optional(Identifier),
+  from: Schema.optional(Instant),
+  to: Schema.optional(Instant),
+  after: Schema.optional(Cursor),
+  limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)), { default: () => 100 }),
+});
+const TallyParams = Schema.Struct({ poll: PollName, target: Identifier });
+const AsOfQuery = Schema.Struct({ at: Instant });
+
+/** Audit reads go to the log in PostgreSQL, never to the read model. Secret key only. */
+export function auditRoutes(db: Kysely<Database>, keys: ProjectKeyCache): Router {
+  const router = Router();
+  const secretKey = requireProjectKey(keys, 'secret');
+
+  router.get('/v1/audit/events', secretKey, async (req, res) => {
+    const { after, limit, ...filters } = decodeInput(EventsQuery, req.query, 'query');
+    const filter = { projectId: authenticatedProject(res).id, ...filters };
+    const cursor = after === undefined ? undefined : decodeCursor(after);
+    if (req.accepts(['application/json', 'application/x-ndjson']) === 'application/x-ndjson') {
+      res.type('application/x-ndjson');
+      await exportAuditEvents(db, filter, cursor, (events) => writeLines(res, events));
+      res.end();
+      return;
+    }
+    const page = await readAuditEvents(db, filter, cursor, limit + 1);
+    const events = page.slice(0, limit);
+    res.json({ events, next: page.length > limit ? encodeCursor(events.at(-1)!.position) : null });
+  });
+
+  router.get('/v1/audit/polls/:poll/tallies/:target', secretKey, async (req, res) => {
+    const { poll: name, target } = decodeInput(TallyParams, req.params, 'path');
+    const { at } = decodeInput(AsOfQuery, req.query, 'query');
+    const projectId = authenticatedProject(res).id;
+    const poll = await getPoll(db, projectId, name);
+    const tally = await tallyAsOf(db, projectId, name, target, at);
+    res.json({ poll: poll.name, kind: poll.kind, target, ...tally, average: averageOf(tally), at: at.toISOString() });
+  });
+
+  return router;
+}
+
+/** Writes a page as NDJSON, waiting while the client is slow; false once the client has gone. */
+async function writeLines(res: Response, events: readonly AuditEvent[]): Promise<boolean> {
+  if (res.destroyed) return false;
+  const chunk = events.map((event) => JSON.stringify(event)).join('\n') + '\n';
+  if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  return !res.destroyed;
+}
+
+function encodeCursor(position: string): string {
+  return Buffer.from(position).toString('base64url');
+}
+
+function decodeCursor(cursor: string) {
+  return parsePosition(Buffer.from(cursor, 'base64url').toString());
+}
+

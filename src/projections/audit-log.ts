@@ -1,0 +1,105 @@
+import { type Kysely, sql } from 'kysely';
+import { formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
+import type { Tally } from '../domain/tally.js';
+import type { Database } from '../platform/database.js';
+import { recomputeTallies } from './recompute-tallies.js';
+
+export interface AuditFilter {
+  readonly projectId: string;
+  readonly poll?: string | undefined;
+  readonly target?: string | undefined;
+  readonly voter?: string | undefined;
+  readonly from?: Date | undefined;
+  readonly to?: Date | undefined;
+}
+
+export interface AuditEvent {
+  readonly eventId: string;
+  readonly position: string;
+  readonly type: string;
+  readonly poll: string;
+  readonly target: string;
+  readonly voter: string;
+  readonly value: number;
+  readonly previous: number;
+  readonly version: number;
+  readonly recordedAt: string;
+  readonly metadata: unknown;
+}
+
+/**
+ * Events in commit-safe order after `after`, below every transaction still in flight (and below
+ * `horizon`, a transaction id, when given): walking the pages while votes keep arriving never
+ * repeats an event and never misses one committed before the walk reached it.
+ */
+export async function readAuditEvents(
+  db: Kysely<Database>,
+  filter: AuditFilter,
+  after: LogPosition | undefined,
+  limit: number,
+  horizon?: bigint,
+): Promise<AuditEvent[]> {
+  const from = after ?? { transactionId: 0n, globalPosition: 0n };
+  const { rows } = await sql<{
+    event_id: string; tx: string; pos: string; type: string; poll: string; target: string; voter: string;
+    value: number; previous: number; stream_version: number; recorded_at: Date; metadata: unknown;
+  }>`
+    select event_id, transaction_id::text as tx, global_position::text as pos, type, poll, target, voter,
+           value, previous, stream_version, recorded_at, metadata
+    from vote_events
+    where project_id = ${filter.projectId}
+      and (transaction_id, global_position) > (${from.transactionId.toString()}::xid8, ${from.globalPosition.toString()}::bigint)
+      and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      ${horizon === undefined ? sql`` : sql`and transaction_id < ${horizon.toString()}::xid8`}
+      ${filter.poll === undefined ? sql`` : sql`and poll = ${filter.poll}`}
+      ${filter.target === undefined ? sql`` : sql`and target = ${filter.target}`}
+      ${filter.voter === undefined ? sql`` : sql`and voter = ${filter.voter}`}
+      ${filter.from === undefined ? sql`` : sql`and recorded_at >= ${filter.from}`}
+      ${filter.to === undefined ? sql`` : sql`and recorded_at < ${filter.to}`}
+    order by transaction_id, global_position
+    limit ${limit}
+  `.execute(db);
+  return rows.map((row) => ({
+    eventId: row.event_id,
+    position: formatPosition({ transactionId: BigInt(row.tx), globalPosition: BigInt(row.pos) }),
+    type: row.type,
+    poll: row.poll,
+    target: row.target,
+    voter: row.voter,
+    value: row.value,
+    previous: row.previous,
+    version: row.stream_version,
+    recordedAt: row.recorded_at.toISOString(),
+    metadata: row.metadata,
+  }));
+}
+
+/** The transaction horizon now: an export stops there, so it ends even while votes keep coming. */
+export async function currentHorizon(db: Kysely<Database>): Promise<bigint> {
+  const { rows } = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db);
+  return BigInt(rows[0]!.xmin);
+}
+
+/** Pages through every match in constant memory, handing each page to `write` before reading on. */
+export async function exportAuditEvents(
+  db: Kysely<Database>,
+  filter: AuditFilter,
+  after: LogPosition | undefined,
+  write: (events: readonly AuditEvent[]) => Promise<boolean>,
+  pageSize = 5000,
+): Promise<void> {
+  const horizon = await currentHorizon(db);
+  let cursor = after;
+  for (;;) {
+    const page = await readAuditEvents(db, filter, cursor, pageSize, horizon);
+    if (page.length === 0) return;
+    if (!(await write(page))) return;
+    cursor = parsePosition(page.at(-1)!.position);
+  }
+}
+
+/** The tally of one target as it stood at `at`, computed from the log alone. */
+export async function tallyAsOf(db: Kysely<Database>, projectId: string, poll: string, target: string, at: Date): Promise<Tally> {
+  const tallies = await recomputeTallies(db, { projectId, poll, target, at });
+  return tallies.values().next().value?.tally ?? { count: 0, sum: 0, up: 0, down: 0, histogram: {} };
+}

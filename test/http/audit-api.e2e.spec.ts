@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startTestApp, type TestApp } from '../support/app.js';
+
+let app: TestApp;
+let project: { id: string; publicKey: string; secretKey: string };
+
+beforeAll(async () => {
+  app = await startTestApp();
+  project = (await call(app, 'POST', '/v1/projects', { key: app.adminToken, body: { name: 'audit' } })).body;
+  await call(app, 'PUT', '/v1/polls/votes', { key: project.secretKey, body: { kind: 'updown' } });
+  await call(app, 'PUT', '/v1/polls/stars', { key: project.secretKey, body: { kind: 'rating' } });
+});
+
+afterAll(() => app.close());
+
+const vote = (poll: string, target: string, voter: string, value: number, headers: Record<string, string> = {}) =>
+  call(app, 'POST', `/v1/polls/${poll}/votes`, { key: project.publicKey, body: { target, voter, value }, headers });
+const audit = (query: string, headers: Record<string, string> = {}) =>
+  call(app, 'GET', `/v1/audit/events?${query}`, { key: project.secretKey, headers });
+
+describe('the audit log', () => {
+  it('records who cast each vote without storing the key or the client address', async () => {
+    const cast = await vote('votes', 'meta', 'ann', 1, { 'user-agent': 'audit-test/1.0', 'x-request-id': 'req-audit-1' });
+    const { body } = await audit('target=meta');
+    expect(body.events).toHaveLength(1);
+    const [event] = body.events;
+    expect(event).toMatchObject({ type: 'VoteCast', poll: 'votes', target: 'meta', voter: 'ann', value: 1, previous: 0, version: 1, position: cast.body.position });
+    expect(event.metadata).toMatchObject({ source: 'http', requestId: 'req-audit-1', userAgent: 'audit-test/1.0', keyId: expect.stringMatching(/^cv_pk_[0-9a-f]{12}$/) });
+    expect(event.metadata.clientAddressHash).toMatch(/^[\w-]{22}$/);
+    expect(JSON.stringify(event)).not.toContain(project.publicKey);
+    expect(JSON.stringify(event)).not.toContain('127.0.0.1');
+  });
+
+  it('filters by poll, target, voter and time', async () => {
+    await vote('stars', 'film', 'bo', 5);
+    const between = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await vote('stars', 'film', 'cy', 2);
+    await vote('stars', 'book', 'bo', 3);
+    const targets = (await audit('poll=stars&target=film')).body.events.map((e: { voter: string }) => e.voter);
+    expect(targets).toEqual(['bo', 'cy']);
+    expect((await audit('poll=stars&voter=bo')).body.events.map((e: { target: string }) => e.target)).toEqual(['film', 'book']);
+    const later = (await audit(`poll=stars&from=${between.toISOString()}`)).body.events.map((e: { voter: string }) => e.voter);
+    expect(later).toEqual(['cy', 'bo']);
+    expect((await audit(`poll=stars&to=${between.toISOString()}`)).body.events).toHaveLength(1);
+  });
+
+  it('pages in commit order without repeats or gaps while votes keep arriving', async () => {
+    for (let i = 0; i < 60; i += 1) await vote('votes', `page-${i % 7}`, `v${i}`, 1);
+    const before = (await audit('poll=votes&limit=1000')).body.events.map((e: { eventId: string }) => e.eventId);
+    let arriving = true;
+    const writer = (async () => {
+      for (let i = 0; arriving; i += 1) await vote('votes', `late-${i % 3}`, `w${i}`, i % 2 === 0 ? 1 : -1);
+    })();
+    const seen: string[] = [];
+    let next: string | null = null;
+    do {
+      const page = await audit(`poll=votes&limit=7${next === null ? '' : `&after=${next}`}`);
+      seen.push(...page.body.events.map((e: { eventId: string }) => e.eventId));
+      next = page.body.next;
+    } while (next !== null);
+    arriving = false;
+    await writer;
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.slice(0, before.length)).toEqual(before);
+  });
+
+  it('streams every match as NDJSON', async () => {
+    const response = await fetch(`${app.baseUrl}/v1/audit/events?poll=votes`, {
+      headers: { authorization: `Bearer ${project.secretKey}`, accept: 'application/x-ndjson' },
+    });
+    expect(response.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    const lines = (await response.text()).trim().split('\n').map((line) => JSON.parse(line));
+    const paged = (await audit('poll=votes&limit=1000')).body.events;
+    expect(lines.map((event) => event.eventId)).toEqual(paged.map((event: { eventId: string }) => event.eventId).slice(0, lines.length));
+    expect(lines.length).toBeGreaterThanOrEqual(61);
+  });
+
+  it('computes a tally as it stood at a past instant', async () => {
+    await vote('stars', 'history', 'ann', 4);
+    await vote('stars', 'history', 'bob', 2);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const then = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await vote('stars', 'history', 'ann', 0);
+    await vote('stars', 'history', 'cy', 5);
+    const past = await call(app, 'GET', `/v1/audit/polls/stars/tallies/history?at=${then.toISOString()}`, { key: project.secretKey });
+    expect(past.body).toMatchObject({ poll: 'stars', kind: 'rating', target: 'history', count: 2, sum: 6, average: 3, histogram: { '2': 1, '4': 1 } });
+    const now = await call(app, 'GET', `/v1/audit/polls/stars/tallies/history?at=${new Date().toISOString()}`, { key: project.secretKey });
+    expect(now.body).toMatchObject({ count: 2, sum: 7, histogram: { '2': 1, '5': 1 } });
+  });
+
+  it.each([
+    ['a public key', '/v1/audit/events', 'public', 403, undefined],
+    ['a malformed from', '/v1/audit/events?from=yesterday', 'secret', 400, 'from'],
+    ['a made-up cursor', '/v1/audit/events?after=nonsense', 'secret', 400, 'after'],
+    ['a limit over 1000', '/v1/audit/events?limit=5000', 'secret', 400, 'limit'],
+    ['an as-of tally without at', '/v1/audit/polls/stars/tallies/x', 'secret', 400, 'at'],
+    ['an as-of tally of an unknown poll', `/v1/audit/polls/nope/tallies/x?at=${new Date().toISOString()}`, 'secret', 404, undefined],
+  ])('rejects %s', async (_, path, key, status, field) => {
+    const response = await call(app, 'GET', path, { key: key === 'public' ? project.publicKey : project.secretKey });
+    expect(response.status).toBe(status);
+    if (field !== undefined) expect(response.body.errors).toContainEqual(expect.objectContaining({ field }));
+  });
+});
