@@ -12,6 +12,7 @@ import { type DatabaseHandle, openPglite, openPostgres } from './platform/databa
 import { createLogger } from './platform/logger.js';
 import { migrateToLatest } from './platform/migrate.js';
 import { PostgresLeadership } from './projections/leadership.js';
+import { inProcessProjectionAdmin, redisProjectionAdmin } from './projections/projection-admin.js';
 import { Projector } from './projections/projector.js';
 import { createProjectorMetrics } from './projections/projector-metrics.js';
 import { openReadSide } from './projections/read-side.js';
@@ -57,10 +58,15 @@ async function main(): Promise<void> {
   const leadership = runsProjector && config.DATABASE_URL !== undefined ? new PostgresLeadership(config.DATABASE_URL, logger) : undefined;
   const projecting = runsProjector ? lead(projector, leadership, stopProjecting.signal, logger) : Promise.resolve();
 
+  const projections =
+    readSide.redis === undefined
+      ? inProcessProjectionAdmin({ db: database.db, store: readSide.store })
+      : redisProjectionAdmin({ db: database.db, store: readSide.store, redis: readSide.redis, prefix: config.REDIS_KEY_PREFIX, logger, batchSize: config.PROJECTOR_BATCH_SIZE });
   const app = createApp({
     db: database.db,
     appender,
     queries,
+    projections,
     logger,
     adminToken: config.ADMIN_TOKEN,
     registry,

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'poll_definition_conflict'
   | 'idempotency_key_reused'
   | 'projection_behind'
+  | 'rebuild_in_progress'
+  | 'rebuild_unavailable'
   | 'unavailable'
   | 'internal';
 

@@ -7,7 +7,9 @@ import { pinoHttp } from 'pino-http';
 import type { VoteAppender } from '../commands/vote-appender.js';
 import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
+import type { ProjectionAdmin } from '../projections/projection-admin.js';
 import type { TallyQueries } from '../projections/tally-queries.js';
+import { adminRoutes } from './admin-routes.js';
 import { auditMetadataWith } from './audit-metadata.js';
 import { auditRoutes } from './audit-routes.js';
 import { healthRoutes } from './health-routes.js';
@@ -25,6 +27,7 @@ export interface AppDependencies {
   /** Without an appender and queries (a projector process) only health and metrics are served. */
   readonly appender?: VoteAppender;
   readonly queries?: TallyQueries;
+  readonly projections?: ProjectionAdmin;
   readonly registry?: Registry;
   /** How long a key's project is remembered; 0 asks the database every time. */
   readonly keyCacheMs?: number;
@@ -63,6 +66,7 @@ export function createApp(deps: AppDependencies): Express {
     app.use(tallyRoutes(keys, queries));
     app.use(auditRoutes(db, keys));
   }
+  if (deps.projections !== undefined) app.use(adminRoutes(adminToken, deps.projections));
   app.use(() => {
     throw new ClickvoteError('route_not_found', 'There is no such route; see the README for the API.');
   });

@@ -11,6 +11,8 @@ const problems: Record<ErrorCode, { status: number; title: string }> = {
   route_not_found: { status: 404, title: 'No such route' },
   poll_not_found: { status: 404, title: 'No such poll' },
   poll_definition_conflict: { status: 409, title: 'The poll cannot change that way' },
+  rebuild_in_progress: { status: 409, title: 'A rebuild is already running' },
+  rebuild_unavailable: { status: 409, title: 'This read model is not rebuilt on demand' },
   poll_archived: { status: 410, title: 'The poll is archived' },
   payload_too_large: { status: 413, title: 'The body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },

@@ -44,6 +44,10 @@ export class MemoryTallyStore implements TallyStore {
     this.checkpoint = checkpoint;
   }
 
+  async followLiveGeneration(): Promise<boolean> {
+    return false;
+  }
+
   async readCheckpoint(): Promise<string | undefined> {
     return this.checkpoint;
   }

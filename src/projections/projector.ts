@@ -24,6 +24,8 @@ export interface ProjectorOptions {
    * batch. Exact while this projector is the only writer; any refused write empties it. 0 = off.
    */
   readonly tallyCacheSize?: number;
+  /** Told after each batch is written: how many events it held. */
+  readonly onBatchApplied?: (events: number) => void;
 }
 
 /** Folds the vote log into the tally read model, in commit order, a batch at a time. */
@@ -52,6 +54,7 @@ export class Projector {
    */
   async catchUp(): Promise<number> {
     const { db, store, batchSize } = this.options;
+    if (await store.followLiveGeneration()) this.forget();
     // Only this projector moves the checkpoint while it leads, so it reads it back only after a failure.
     const checkpoint = (this.checkpoint ??= await store.readCheckpoint());
     let reading = readEventsAfter(db, checkpoint === undefined ? undefined : parsePosition(checkpoint), batchSize);
@@ -70,8 +73,7 @@ export class Projector {
       await writing;
     } catch (error) {
       await writing.catch(() => {});
-      this.written.clear();
-      this.checkpoint = undefined;
+      this.forget();
       throw error;
     }
     await this.recordLag();
@@ -108,6 +110,7 @@ export class Projector {
     const checkpoint = formatPosition(last.position);
     await store.applyChanges(changes, checkpoint);
     this.checkpoint = checkpoint;
+    this.options.onBatchApplied?.(events.length);
     metrics?.eventsApplied.inc(events.length);
     metrics?.batchSize.observe(events.length);
     metrics?.lagSeconds.set(Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
@@ -123,6 +126,12 @@ export class Projector {
       if (known !== undefined) loaded.set(id, known);
     }
     return loaded;
+  }
+
+  /** Drops what this projector remembered of the store; it is read back on the next batch. */
+  private forget(): void {
+    this.written.clear();
+    this.checkpoint = undefined;
   }
 
   private caching(): boolean {

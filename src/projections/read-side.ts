@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { connectRedis } from '../platform/redis.js';
+import { connectRedis, type RedisClient } from '../platform/redis.js';
 import { MemoryTallyStore } from './memory-tally-store.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisTallyStore } from './redis-tally-store.js';
@@ -9,6 +9,8 @@ import type { TallyStore } from './tally-store.js';
 export interface ReadSide {
   readonly store: TallyStore;
   readonly feed: TallyFeed;
+  /** The Redis connection behind the store; undefined for the in-process read model. */
+  readonly redis: RedisClient | undefined;
   /** True when the read model lives in this process and must be rebuilt from the log at start. */
   readonly inProcess: boolean;
   close(): Promise<void>;
@@ -17,12 +19,13 @@ export interface ReadSide {
 /** Redis when REDIS_URL is set; otherwise an in-process read model for a single process. */
 export async function openReadSide(redisUrl: string | undefined, keyPrefix: string, logger: Logger): Promise<ReadSide> {
   if (redisUrl === undefined) {
-    return { store: new MemoryTallyStore(), feed: new InProcessTallyFeed(), inProcess: true, close: async () => {} };
+    return { store: new MemoryTallyStore(), feed: new InProcessTallyFeed(), redis: undefined, inProcess: true, close: async () => {} };
   }
   const redis = await connectRedis(redisUrl, (error) => logger.warn({ err: error }, 'redis connection problem'));
   return {
     store: await RedisTallyStore.open(redis, keyPrefix),
     feed: new RedisTallyFeed(redis, RedisKeys.channelOf(keyPrefix)),
+    redis,
     inProcess: false,
     close: async () => {
       await redis.quit().catch(() => redis.destroy());

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { LogPosition } from '../domain/position.js';
 import type { Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
 import { type TallyKey, tallyIdOf } from './tally-key.js';
@@ -13,10 +14,12 @@ export interface RecomputeScope {
   readonly target?: string;
   /** Only events recorded at or before this instant: the tallies as they stood then. */
   readonly at?: Date;
+  /** Only events at or before this position in commit order: what a projection at it holds. */
+  readonly upTo?: LogPosition;
 }
 
 export async function recomputeTallies(db: Kysely<Database>, scope: RecomputeScope | string = {}): Promise<Map<string, { key: TallyKey; tally: Tally }>> {
-  const { projectId, poll, target, at } = typeof scope === 'string' ? { projectId: scope } : scope;
+  const { projectId, poll, target, at, upTo } = typeof scope === 'string' ? { projectId: scope } : scope;
   const { rows } = await sql<{ project_id: string; poll: string; target: string; value: number; ballots: string }>`
     with latest as (
       select distinct on (project_id, poll, target, voter) project_id, poll, target, value
@@ -26,6 +29,7 @@ export async function recomputeTallies(db: Kysely<Database>, scope: RecomputeSco
       ${poll === undefined ? sql`` : sql`and poll = ${poll}`}
       ${target === undefined ? sql`` : sql`and target = ${target}`}
       ${at === undefined ? sql`` : sql`and recorded_at <= ${at}`}
+      ${upTo === undefined ? sql`` : sql`and (transaction_id, global_position) <= (${upTo.transactionId.toString()}::xid8, ${upTo.globalPosition.toString()}::bigint)`}
       order by project_id, poll, target, voter, stream_version desc
     )
     select project_id, poll, target, value, count(*)::text as ballots

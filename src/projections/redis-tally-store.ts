@@ -55,19 +55,46 @@ return refused
 /** Tallies per script call: big enough to spare round trips, small enough not to stall Redis. */
 const tallyGroupSize = 200;
 
+/** Readers look up the live generation at most this often, so a flip reaches them within it. */
+const generationCheckMs = 250;
+
 export class RedisTallyStore implements TallyStore {
   private scriptSha: string | undefined;
+  private generationCheckedAt = 0;
 
+  /** `pinned`: a rebuild writes one generation whatever is live; others follow the live one. */
   constructor(
     private readonly redis: RedisClient,
-    private readonly keys: RedisKeys,
+    private keys: RedisKeys,
+    private readonly pinned = false,
   ) {}
 
   /** The store for the live generation, creating generation 1 on a fresh Redis. */
   static async open(redis: RedisClient, prefix: string): Promise<RedisTallyStore> {
-    await redis.set(RedisKeys.generationKey(prefix), '1', { condition: 'NX' });
-    const generation = Number(await redis.get(RedisKeys.generationKey(prefix)));
-    return new RedisTallyStore(redis, new RedisKeys(prefix, generation));
+    const store = new RedisTallyStore(redis, new RedisKeys(prefix, await liveGeneration(redis, prefix)));
+    store.generationCheckedAt = Date.now();
+    return store;
+  }
+
+  static forGeneration(redis: RedisClient, prefix: string, generation: number): RedisTallyStore {
+    return new RedisTallyStore(redis, new RedisKeys(prefix, generation), true);
+  }
+
+  get generation(): number {
+    return this.keys.generation;
+  }
+
+  async followLiveGeneration(): Promise<boolean> {
+    if (this.pinned) return false;
+    this.generationCheckedAt = Date.now();
+    const live = await liveGeneration(this.redis, this.keys.prefix);
+    if (live === this.keys.generation) return false;
+    this.keys = new RedisKeys(this.keys.prefix, live);
+    return true;
+  }
+
+  private async followForReading(): Promise<void> {
+    if (Date.now() - this.generationCheckedAt >= generationCheckMs) await this.followLiveGeneration();
   }
 
   async loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>> {
@@ -104,10 +131,12 @@ export class RedisTallyStore implements TallyStore {
   }
 
   async readCheckpoint(): Promise<string | undefined> {
+    await this.followForReading();
     return (await this.redis.get(this.keys.checkpoint())) ?? undefined;
   }
 
   async readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]> {
+    await this.followForReading();
     const keys = targets.map((target) => ({ ...poll, target }));
     const [hashes, values] = await Promise.all([
       Promise.all(keys.map((key) => this.redis.hGetAll(this.keys.tally(key)))),
@@ -120,6 +149,7 @@ export class RedisTallyStore implements TallyStore {
   }
 
   async readTop(poll: PollKey, order: RankOrder, limit: number): Promise<RankedTally[]> {
+    await this.followForReading();
     const targets = await this.redis.zRange(this.keys.rank(poll, order), 0, limit - 1, { REV: true });
     const readings = await this.readTallies(poll, targets);
     return targets.map((target, index) => ({ target, tally: readings[index]!.tally }));
@@ -161,7 +191,14 @@ export class RedisTallyStore implements TallyStore {
   }
 }
 
-function parseTally(hash: Record<string, string>): Tally {
+/** The generation readers use; generation 1 is created on a fresh Redis. */
+export async function liveGeneration(redis: RedisClient, prefix: string): Promise<number> {
+  const key = RedisKeys.generationKey(prefix);
+  await redis.set(key, '1', { condition: 'NX' });
+  return Number(await redis.get(key));
+}
+
+export function parseTally(hash: Record<string, string>): Tally {
   if (hash.count === undefined) return emptyTally;
   const histogram: Record<string, number> = {};
   for (const [field, value] of Object.entries(hash)) if (field.startsWith('h:')) histogram[field.slice(2)] = Number(value);

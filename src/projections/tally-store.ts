@@ -27,6 +27,11 @@ export interface TallyStore {
   readCheckpoint(): Promise<string | undefined>;
   readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]>;
   readTop(poll: PollKey, order: RankOrder, limit: number): Promise<RankedTally[]>;
+  /**
+   * Points the store at the live generation again; true when that moved it (a rebuild flipped
+   * generations), so whatever the caller remembered about the old one no longer holds.
+   */
+  followLiveGeneration(): Promise<boolean>;
 }
 
 export class StaleTallyError extends Error {

@@ -121,6 +121,7 @@ function withoutCheckpoint(inner: TallyStore): TallyStore {
     readCheckpoint: async () => (replaying ? undefined : inner.readCheckpoint()),
     readTallies: (poll, targets, voter) => inner.readTallies(poll, targets, voter),
     readTop: (poll, order, limit) => inner.readTop(poll, order, limit),
+    followLiveGeneration: () => inner.followLiveGeneration(),
   };
 }
 
@@ -136,7 +137,7 @@ function crashingAtRandom(inner: TallyStore): { store: TallyStore; crashed: bool
     throw new Error('simulated crash');
   };
   state.store = {
-    ...inner,
+    followLiveGeneration: () => inner.followLiveGeneration(),
     loadTallies: (keys) => inner.loadTallies(keys),
     readCheckpoint: () => inner.readCheckpoint(),
     readTallies: (poll, targets, voter) => inner.readTallies(poll, targets, voter),

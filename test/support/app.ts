@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { createApp } from '../../src/http/app.js';
 import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
+import { inProcessProjectionAdmin, redisProjectionAdmin } from '../../src/projections/projection-admin.js';
 import { Projector } from '../../src/projections/projector.js';
 import { createProjectorMetrics } from '../../src/projections/projector-metrics.js';
 import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
@@ -14,6 +15,7 @@ import { createTestRedis, type TestRedis } from './redis.js';
 
 export interface TestApp {
   readonly baseUrl: string;
+  readonly redis: TestRedis | undefined;
   readonly database: TestDatabase;
   readonly store: TallyStore;
   readonly readModel: 'redis' | 'in-process';
@@ -38,11 +40,16 @@ export async function startTestApp(): Promise<TestApp> {
   const stopProjecting = new AbortController();
   const projecting = projector.run(stopProjecting.signal);
   const clientAddressKey = Buffer.from('test-client-address-key');
-  const server = createApp({ db: database.db, appender, queries, logger, adminToken, registry, clientAddressKey }).listen(0, '127.0.0.1');
+  const projections =
+    redis === undefined
+      ? inProcessProjectionAdmin({ db: database.db, store })
+      : redisProjectionAdmin({ db: database.db, store, redis: redis.client, prefix: redis.prefix, logger, batchSize: 1000 });
+  const server = createApp({ db: database.db, appender, queries, projections, logger, adminToken, registry, clientAddressKey }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,
+    redis,
     database,
     store,
     readModel: redis === undefined ? 'in-process' : 'redis',

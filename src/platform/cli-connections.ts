@@ -1,0 +1,40 @@
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { type DatabaseHandle, openPostgres } from './database.js';
+import { connectRedis, type RedisClient } from './redis.js';
+
+export interface CliConnections {
+  readonly config: Config;
+  readonly database: DatabaseHandle;
+  readonly redis: RedisClient;
+  close(): Promise<void>;
+}
+
+/** The connections the operator commands (replay, verify) need: PostgreSQL and Redis, from the environment. */
+export async function openCliConnections(command: string): Promise<CliConnections> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) exitWith(error.message);
+    throw error;
+  }
+  if (config.DATABASE_URL === undefined || config.REDIS_URL === undefined) {
+    exitWith(`${command} works on the Redis read model: set DATABASE_URL and REDIS_URL (the embedded one is rebuilt at every start)`);
+  }
+  const database = openPostgres(config.DATABASE_URL, 4);
+  const redis = await connectRedis(config.REDIS_URL);
+  return {
+    config,
+    database,
+    redis,
+    close: async () => {
+      await redis.quit();
+      await database.close();
+    },
+  };
+}
+
+function exitWith(message: string): never {
+  console.error(message);
+  process.exit(2);
+}

@@ -1,0 +1,77 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { ClickvoteError } from '../domain/errors.js';
+import { parsePosition } from '../domain/position.js';
+import type { Database } from '../platform/database.js';
+import type { RedisClient } from '../platform/redis.js';
+import { readLogHead } from './log-reader.js';
+import { beginRebuild, type RebuildProgress, RebuildInProgressError, readRebuildProgress } from './rebuild.js';
+import { liveGeneration } from './redis-tally-store.js';
+import type { TallyStore } from './tally-store.js';
+
+export interface ProjectionStatus {
+  readonly name: 'tallies';
+  readonly status: 'live' | 'rebuilding';
+  readonly generation: number;
+  readonly checkpoint: string | null;
+  readonly head: string | null;
+  readonly lag: { readonly events: number; readonly seconds: number };
+  readonly rebuild: RebuildProgress | null;
+}
+
+/** What operators ask of the projections: how far behind they are, and a rebuild on demand. */
+export interface ProjectionAdmin {
+  status(): Promise<ProjectionStatus[]>;
+  startRebuild(): Promise<{ generation: number }>;
+}
+
+interface Context {
+  readonly db: Kysely<Database>;
+  readonly store: TallyStore;
+}
+
+async function statusOf({ db, store }: Context, generation: number, rebuild: RebuildProgress | undefined): Promise<ProjectionStatus[]> {
+  const [head, checkpoint] = await Promise.all([readLogHead(db), store.readCheckpoint()]);
+  const applied = checkpoint === undefined ? 0n : parsePosition(checkpoint)!.globalPosition;
+  const events = head === undefined ? 0 : Math.max(0, Number(head.position.globalPosition - applied));
+  const seconds = events === 0 || head === undefined ? 0 : Math.max(0, (Date.now() - head.recordedAt.getTime()) / 1000);
+  const headToken = head === undefined ? null : `${head.position.transactionId}.${head.position.globalPosition}`;
+  return [
+    {
+      name: 'tallies',
+      status: rebuild === undefined ? 'live' : 'rebuilding',
+      generation,
+      checkpoint: checkpoint ?? null,
+      head: headToken,
+      lag: { events, seconds },
+      rebuild: rebuild ?? null,
+    },
+  ];
+}
+
+export function redisProjectionAdmin(context: Context & { redis: RedisClient; prefix: string; logger: Logger; batchSize: number }): ProjectionAdmin {
+  const { redis, prefix, logger } = context;
+  return {
+    status: async () => statusOf(context, await liveGeneration(redis, prefix), await readRebuildProgress(redis, prefix)),
+    startRebuild: async () => {
+      try {
+        const running = await beginRebuild({ ...context, redis, prefix, logger });
+        running.finished.catch((error: unknown) => logger.error({ err: error }, 'tally rebuild failed; run it again to resume'));
+        return { generation: (await liveGeneration(redis, prefix)) + 1 };
+      } catch (error) {
+        if (error instanceof RebuildInProgressError) throw new ClickvoteError('rebuild_in_progress', 'A rebuild is already running; see GET /v1/admin/projections.');
+        throw error;
+      }
+    },
+  };
+}
+
+/** The embedded read model lives in this process and is rebuilt from the log at every start. */
+export function inProcessProjectionAdmin(context: Context): ProjectionAdmin {
+  return {
+    status: () => statusOf(context, 1, undefined),
+    startRebuild: async () => {
+      throw new ClickvoteError('rebuild_unavailable', 'The in-process read model is rebuilt from the log at every start; restart the service to rebuild it.');
+    },
+  };
+}

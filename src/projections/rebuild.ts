@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../platform/database.js';
+import type { RedisClient } from '../platform/redis.js';
+import { Projector } from './projector.js';
+import { RedisKeys } from './redis-keys.js';
+import { liveGeneration, RedisTallyStore } from './redis-tally-store.js';
+
+export interface RebuildProgress {
+  readonly status: 'rebuilding' | 'flipped';
+  readonly generation: number;
+  readonly startedAt: string;
+  readonly eventsDone: number;
+  readonly eventsTotal: number;
+  readonly eventsPerSecond: number;
+  readonly etaSeconds: number | null;
+}
+
+export interface RebuildOptions {
+  readonly db: Kysely<Database>;
+  readonly redis: RedisClient;
+  readonly prefix: string;
+  readonly logger: Logger;
+  readonly batchSize: number;
+  readonly onProgress?: (progress: RebuildProgress) => void;
+  /** How long readers get to move to the new generation before the old one is unlinked. */
+  readonly unlinkAfterMs?: number;
+}
+
+export class RebuildInProgressError extends Error {
+  override readonly name = 'RebuildInProgressError';
+}
+
+const lockTtlMs = 30_000;
+
+/**
+ * Blue/green rebuild: replays the whole log into generation g+1 while g keeps answering, catches
+ * up with the head, flips the live generation, then unlinks g's keys. A rebuild that died resumes
+ * its generation where it stopped: each tally there holds its own checkpoint, like a restarted
+ * projector's.
+ */
+export async function rebuildTallies(options: RebuildOptions): Promise<RebuildProgress> {
+  return (await beginRebuild(options)).finished;
+}
+
+/** Takes the rebuild lock (only one rebuild at a time, across every process) and starts replaying. */
+export async function beginRebuild(options: RebuildOptions): Promise<{ finished: Promise<RebuildProgress> }> {
+  const { redis, prefix } = options;
+  const keys = rebuildKeys(prefix);
+  const token = randomUUID();
+  if ((await redis.set(keys.lock, token, { condition: 'NX', expiration: { type: 'PX', value: lockTtlMs } })) === null) {
+    throw new RebuildInProgressError('A rebuild is already running.');
+  }
+  const renew = setInterval(() => void redis.pExpire(keys.lock, lockTtlMs).catch(() => {}), lockTtlMs / 3);
+  const finished = (async () => {
+    try {
+      return await rebuildHoldingLock(options, keys);
+    } finally {
+      clearInterval(renew);
+      if ((await redis.get(keys.lock)) === token) await redis.del(keys.lock);
+    }
+  })();
+  return { finished };
+}
+
+async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<typeof rebuildKeys>): Promise<RebuildProgress> {
+  const { db, redis, prefix, logger } = options;
+  const live = await liveGeneration(redis, prefix);
+  const resumed = Number((await redis.hGet(keys.state, 'generation')) ?? 0);
+  const generation = resumed > live ? resumed : live + 1;
+  const startedAt = new Date().toISOString();
+  const eventsTotal = await countEvents(db);
+  let eventsDone = 0;
+  const began = performance.now();
+  const progress = (status: RebuildProgress['status']): RebuildProgress => {
+    const seconds = (performance.now() - began) / 1000;
+    const eventsPerSecond = seconds > 0 ? eventsDone / seconds : 0;
+    const left = Math.max(0, eventsTotal - eventsDone);
+    return { status, generation, startedAt, eventsDone, eventsTotal, eventsPerSecond, etaSeconds: eventsPerSecond > 0 ? left / eventsPerSecond : null };
+  };
+  const report = (status: RebuildProgress['status']) => {
+    const now = progress(status);
+    options.onProgress?.(now);
+    void redis.hSet(keys.state, { ...now, etaSeconds: String(now.etaSeconds ?? ''), status }).catch(() => {});
+  };
+  await redis.hSet(keys.state, { generation: String(generation), status: 'rebuilding', startedAt });
+  logger.info({ live, generation, resumed: resumed > live }, 'tally rebuild started');
+
+  const projector = new Projector({
+    db,
+    store: RedisTallyStore.forGeneration(redis, prefix, generation),
+    logger,
+    batchSize: options.batchSize,
+    pollIntervalMs: 1000,
+    tallyCacheSize: 200_000,
+    onBatchApplied: (events) => {
+      eventsDone += events;
+      report('rebuilding');
+    },
+  });
+  await projector.catchUp();
+  await flipGeneration(redis, prefix, live, generation);
+  // Events committed while flipping: the live projector moves over too, and writes are per-tally safe.
+  await projector.catchUp();
+  report('flipped');
+  await redis.del(keys.state);
+  logger.info({ from: live, to: generation, events: eventsDone }, 'tally rebuild flipped the live generation');
+  setTimeout(() => void unlinkGeneration(redis, prefix, live, logger), options.unlinkAfterMs ?? 5000).unref();
+  return progress('flipped');
+}
+
+/** Flips only if the live generation is still the one this rebuild started from. */
+async function flipGeneration(redis: RedisClient, prefix: string, from: number, to: number): Promise<void> {
+  const flipped = await redis.eval(
+    `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`,
+    { keys: [RedisKeys.generationKey(prefix)], arguments: [String(from), String(to)] },
+  );
+  if (flipped !== 1) throw new Error(`The live generation moved away from ${from} during the rebuild`);
+}
+
+/** SCAN and UNLINK, never KEYS: Redis keeps answering while an old generation goes. */
+export async function unlinkGeneration(redis: RedisClient, prefix: string, generation: number, logger?: Logger): Promise<number> {
+  let removed = 0;
+  for await (const batch of redis.scanIterator({ MATCH: `${prefix}:${generation}:*`, COUNT: 1000 })) {
+    if (batch.length > 0) removed += await redis.unlink(batch);
+  }
+  logger?.info({ generation, keys: removed }, 'old tally generation unlinked');
+  return removed;
+}
+
+export async function readRebuildProgress(redis: RedisClient, prefix: string): Promise<RebuildProgress | undefined> {
+  const state = await redis.hGetAll(rebuildKeys(prefix).state);
+  if (state.generation === undefined || (await redis.exists(rebuildKeys(prefix).lock)) === 0) return undefined;
+  return {
+    status: 'rebuilding',
+    generation: Number(state.generation),
+    startedAt: state.startedAt ?? '',
+    eventsDone: Number(state.eventsDone ?? 0),
+    eventsTotal: Number(state.eventsTotal ?? 0),
+    eventsPerSecond: Number(state.eventsPerSecond ?? 0),
+    etaSeconds: state.etaSeconds === undefined || state.etaSeconds === '' ? null : Number(state.etaSeconds),
+  };
+}
+
+function rebuildKeys(prefix: string) {
+  return { lock: `${prefix}:rebuild:lock`, state: `${prefix}:rebuild` };
+}
+
+async function countEvents(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ n: string }>`select count(*)::text as n from vote_events`.execute(db);
+  return Number(rows[0]!.n);
+}

@@ -1,0 +1,63 @@
+import type { Kysely } from 'kysely';
+import { comparePositions, type LogPosition, parsePosition } from '../domain/position.js';
+import { emptyTally, type Tally } from '../domain/tally.js';
+import type { Database } from '../platform/database.js';
+import type { RedisClient } from '../platform/redis.js';
+import { recomputeTallies } from './recompute-tallies.js';
+import { liveGeneration, parseTally } from './redis-tally-store.js';
+import { type TallyKey, tallyIdOf } from './tally-key.js';
+
+export interface TallyDifference {
+  readonly key: TallyKey;
+  readonly expected: Tally;
+  readonly actual: Tally;
+}
+
+export interface VerifyReport {
+  readonly generation: number;
+  readonly checkpoint: string | undefined;
+  readonly checked: number;
+  readonly differences: TallyDifference[];
+}
+
+/**
+ * Recomputes every tally from the log in SQL and compares it with the live Redis generation.
+ * Each side is taken at the same place in the log (the projection's checkpoint, or a tally's own
+ * when the projector moved it meanwhile), so a busy service verifies as cleanly as a quiet one.
+ */
+export async function verifyTallies(db: Kysely<Database>, redis: RedisClient, prefix: string): Promise<VerifyReport> {
+  const generation = await liveGeneration(redis, prefix);
+  const checkpoint = (await redis.get(`${prefix}:${generation}:checkpoint`)) ?? undefined;
+  const upTo = checkpoint === undefined ? undefined : parsePosition(checkpoint);
+  const stored = await readStoredTallies(redis, `${prefix}:${generation}:tally:`);
+  const expected = upTo === undefined ? new Map() : await recomputeTallies(db, { upTo });
+  const differences: TallyDifference[] = [];
+  for (const [id, { key, tally, at }] of stored) {
+    const movedOn = at !== undefined && upTo !== undefined && comparePositions(at, upTo) > 0;
+    const want = movedOn ? ((await recomputeTallies(db, { ...key, upTo: at })).get(id)?.tally ?? emptyTally) : (expected.get(id)?.tally ?? emptyTally);
+    if (!sameTally(want, tally)) differences.push({ key, expected: want, actual: tally });
+  }
+  for (const [id, { key, tally }] of expected) {
+    if (!stored.has(id) && tally.count > 0) differences.push({ key, expected: tally, actual: emptyTally });
+  }
+  return { generation, checkpoint, checked: new Set([...stored.keys(), ...expected.keys()]).size, differences };
+}
+
+async function readStoredTallies(redis: RedisClient, keyPrefix: string) {
+  const stored = new Map<string, { key: TallyKey; tally: Tally; at: LogPosition | undefined }>();
+  for await (const batch of redis.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) {
+    const hashes = await Promise.all(batch.map((name) => redis.hGetAll(name)));
+    batch.forEach((name, index) => {
+      const [projectId, poll, target] = name.slice(keyPrefix.length).split(':').map(decodeURIComponent);
+      const key = { projectId: projectId!, poll: poll!, target: target! };
+      const hash = hashes[index]!;
+      stored.set(tallyIdOf(key), { key, tally: parseTally(hash), at: hash.checkpoint === undefined ? undefined : parsePosition(hash.checkpoint) });
+    });
+  }
+  return stored;
+}
+
+function sameTally(a: Tally, b: Tally): boolean {
+  const histogram = (t: Tally) => JSON.stringify(Object.entries(t.histogram).sort(([x], [y]) => Number(x) - Number(y)));
+  return a.count === b.count && a.sum === b.sum && a.up === b.up && a.down === b.down && histogram(a) === histogram(b);
+}
