@@ -68,6 +68,7 @@ export class Projector {
         const changes = await this.fold(events);
         await writing;
         writing = this.write(events, changes);
+        writing.catch(() => {}); // awaited before the next write; a failure is rethrown there
         applied += events.length;
       }
       await writing;

@@ -28,6 +28,11 @@ export interface RebuildOptions {
   readonly unlinkAfterMs?: number;
 }
 
+export interface RebuildResult extends RebuildProgress {
+  /** Resolves with the number of keys removed once the old generation is gone. */
+  readonly oldGenerationUnlinked: Promise<number>;
+}
+
 export class RebuildInProgressError extends Error {
   override readonly name = 'RebuildInProgressError';
 }
@@ -40,12 +45,12 @@ const lockTtlMs = 30_000;
  * its generation where it stopped: each tally there holds its own checkpoint, like a restarted
  * projector's.
  */
-export async function rebuildTallies(options: RebuildOptions): Promise<RebuildProgress> {
+export async function rebuildTallies(options: RebuildOptions): Promise<RebuildResult> {
   return (await beginRebuild(options)).finished;
 }
 
 /** Takes the rebuild lock (only one rebuild at a time, across every process) and starts replaying. */
-export async function beginRebuild(options: RebuildOptions): Promise<{ finished: Promise<RebuildProgress> }> {
+export async function beginRebuild(options: RebuildOptions): Promise<{ finished: Promise<RebuildResult> }> {
   const { redis, prefix } = options;
   const keys = rebuildKeys(prefix);
   const token = randomUUID();
@@ -64,9 +69,9 @@ export async function beginRebuild(options: RebuildOptions): Promise<{ finished:
   return { finished };
 }
 
-async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<typeof rebuildKeys>): Promise<RebuildProgress> {
+async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<typeof rebuildKeys>): Promise<RebuildResult> {
   const { db, redis, prefix, logger } = options;
-  const live = await liveGeneration(redis, prefix);
+  const live = await liveGeneration(redis, prefix, true);
   const resumed = Number((await redis.hGet(keys.state, 'generation')) ?? 0);
   const generation = resumed > live ? resumed : live + 1;
   const startedAt = new Date().toISOString();
@@ -106,8 +111,13 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
   report('flipped');
   await redis.del(keys.state);
   logger.info({ from: live, to: generation, events: eventsDone }, 'tally rebuild flipped the live generation');
-  setTimeout(() => void unlinkGeneration(redis, prefix, live, logger), options.unlinkAfterMs ?? 5000).unref();
-  return progress('flipped');
+  // Readers look up the live generation every 250 ms; give them well over that to move.
+  const grace = Math.max(options.unlinkAfterMs ?? 5000, 1000);
+  const oldGenerationUnlinked = new Promise<void>((resolve) => setTimeout(resolve, grace).unref()).then(() =>
+    unlinkGeneration(redis, prefix, live, logger),
+  );
+  oldGenerationUnlinked.catch((error: unknown) => logger.error({ err: error }, 'unlinking the old generation failed'));
+  return { ...progress('flipped'), oldGenerationUnlinked };
 }
 
 /** Flips only if the live generation is still the one this rebuild started from. */

@@ -71,7 +71,7 @@ export class RedisTallyStore implements TallyStore {
 
   /** The store for the live generation, creating generation 1 on a fresh Redis. */
   static async open(redis: RedisClient, prefix: string): Promise<RedisTallyStore> {
-    const store = new RedisTallyStore(redis, new RedisKeys(prefix, await liveGeneration(redis, prefix)));
+    const store = new RedisTallyStore(redis, new RedisKeys(prefix, await liveGeneration(redis, prefix, true)));
     store.generationCheckedAt = Date.now();
     return store;
   }
@@ -191,11 +191,11 @@ export class RedisTallyStore implements TallyStore {
   }
 }
 
-/** The generation readers use; generation 1 is created on a fresh Redis. */
-export async function liveGeneration(redis: RedisClient, prefix: string): Promise<number> {
+/** The generation readers use: 1 on a fresh Redis (written down only when `create` is set). */
+export async function liveGeneration(redis: RedisClient, prefix: string, create = false): Promise<number> {
   const key = RedisKeys.generationKey(prefix);
-  await redis.set(key, '1', { condition: 'NX' });
-  return Number(await redis.get(key));
+  if (create) await redis.set(key, '1', { condition: 'NX' });
+  return Number((await redis.get(key)) ?? 1);
 }
 
 export function parseTally(hash: Record<string, string>): Tally {

@@ -29,11 +29,10 @@ try {
     logger: pino({ level: 'warn' }),
     batchSize: config.PROJECTOR_BATCH_SIZE,
     onProgress: show,
-    unlinkAfterMs: 0,
   });
   if (terminal) process.stdout.write('\n');
-  console.log(`Generation ${result.generation} is live: ${result.eventsDone.toLocaleString('en-US')} events replayed. The old generation is being unlinked.`);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  console.log(`Generation ${result.generation} is live: ${result.eventsDone.toLocaleString('en-US')} events replayed.`);
+  console.log(`Unlinked ${await result.oldGenerationUnlinked} keys of the old generation.`);
 } catch (error) {
   if (terminal) process.stdout.write('\n');
   console.error(`replay failed: ${error instanceof Error ? error.message : String(error)}`);

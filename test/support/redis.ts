@@ -27,7 +27,8 @@ export async function createTestRedis(): Promise<TestRedis | undefined> {
     client,
     prefix,
     dispose: async () => {
-      await deleteKeys(client, `${prefix}:*`);
+      // This file's prefix and the ones it derived from it (prefix_1, prefix_2, …).
+      await deleteKeys(client, `${prefix}[:_]*`);
       await client.quit();
     },
   };

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startTestApp, type TestApp } from '../support/app.js';
+
+let app: TestApp;
+let project: { publicKey: string; secretKey: string };
+
+beforeAll(async () => {
+  app = await startTestApp();
+  project = (await call(app, 'POST', '/v1/projects', { key: app.adminToken, body: { name: 'admin' } })).body;
+  await call(app, 'PUT', '/v1/polls/likes', { key: project.secretKey, body: { kind: 'like' } });
+});
+
+afterAll(() => app.close());
+
+const admin = (method: string, path: string) => call(app, method, path, { key: app.adminToken });
+
+async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    const value = await read();
+    if (accept(value) || attempt > 100) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('projection administration', () => {
+  it('reports the tally projection with its checkpoint, the head and the lag', async () => {
+    const vote = await call(app, 'POST', '/v1/polls/likes/votes', { key: project.publicKey, body: { target: 'p', voter: 'v', value: 1 } });
+    const status = await eventually(
+      () => admin('GET', '/v1/admin/projections'),
+      (response) => response.body.projections[0].checkpoint === vote.body.position,
+    );
+    expect(status.body.projections).toEqual([
+      { name: 'tallies', status: 'live', generation: 1, checkpoint: vote.body.position, head: vote.body.position, lag: { events: 0, seconds: 0 }, rebuild: null },
+    ]);
+  });
+
+  it('starts a rebuild with 202 and moves to the next generation', async (context) => {
+    if (app.readModel !== 'redis') {
+      expect((await admin('POST', '/v1/admin/projections/tallies/rebuild')).status).toBe(409);
+      context.skip();
+    }
+    const started = await admin('POST', '/v1/admin/projections/tallies/rebuild');
+    expect(started).toMatchObject({ status: 202, body: { name: 'tallies', status: 'rebuilding', generation: 2 } });
+    const done = await eventually(() => admin('GET', '/v1/admin/projections'), (response) => response.body.projections[0].generation === 2);
+    expect(done.body.projections[0]).toMatchObject({ generation: 2 });
+    const tally = await call(app, 'GET', '/v1/polls/likes/tallies/p', { key: project.publicKey });
+    expect(tally.body.count).toBe(1);
+  });
+
+  it('refuses a second rebuild while one runs', async (context) => {
+    if (app.redis === undefined) context.skip();
+    await app.redis!.client.set(`${app.redis!.prefix}:rebuild:lock`, 'another-process', { expiration: { type: 'PX', value: 3000 } });
+    const second = await admin('POST', '/v1/admin/projections/tallies/rebuild');
+    expect(second).toMatchObject({ status: 409, body: { type: 'urn:clickvote:problem:rebuild_in_progress' } });
+    await app.redis!.client.del(`${app.redis!.prefix}:rebuild:lock`);
+  });
+
+  it('is closed to project keys', async () => {
+    expect((await call(app, 'GET', '/v1/admin/projections', { key: project.secretKey })).status).toBe(403);
+    expect((await call(app, 'GET', '/v1/admin/projections')).status).toBe(401);
+  });
+});

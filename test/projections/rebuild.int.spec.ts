@@ -1,0 +1,149 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { castVote } from '../../src/commands/cast-vote.js';
+import { VoteAppender } from '../../src/commands/vote-appender.js';
+import { Projector } from '../../src/projections/projector.js';
+import { beginRebuild, RebuildInProgressError, rebuildTallies } from '../../src/projections/rebuild.js';
+import { RedisKeys } from '../../src/projections/redis-keys.js';
+import { liveGeneration, RedisTallyStore } from '../../src/projections/redis-tally-store.js';
+import type { TallyStore } from '../../src/projections/tally-store.js';
+import { verifyTallies } from '../../src/projections/verify-tallies.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { givenProjectWithPolls } from '../support/fixtures.js';
+import { createTestRedis, type TestRedis } from '../support/redis.js';
+import { castRandomVotes, expectTalliesToMatchLog } from '../support/votes.js';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const logger = pino({ level: 'silent' });
+let database: TestDatabase;
+let redis: TestRedis | undefined;
+let appender: VoteAppender;
+let prefixes = 0;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  redis = await createTestRedis();
+  appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 3 });
+});
+
+afterAll(async () => {
+  await appender.close();
+  await redis?.dispose();
+  await database.dispose();
+});
+
+/** A fresh read model for one test: its own key prefix, with the log projected into it. */
+async function givenProjectedReadModel(votes: number) {
+  const prefix = `${redis!.prefix}_${(prefixes += 1)}`;
+  const projectId = (await givenProjectWithPolls(database.db)).id;
+  await castRandomVotes(appender, projectId, votes);
+  const store = await RedisTallyStore.open(redis!.client, prefix);
+  await new Projector({ db: database.db, store, logger, batchSize: 50, pollIntervalMs: 50 }).catchUp();
+  return { prefix, projectId, store };
+}
+
+const rebuild = (prefix: string) => rebuildTallies({ db: database.db, redis: redis!.client, prefix, logger, batchSize: 40, unlinkAfterMs: 1000 });
+
+describe('tally rebuild and verify', () => {
+  it('verify names a tally changed by hand, replay repairs it, verify passes (the CLIs)', async (context) => {
+    if (database.url === undefined || redis === undefined) context.skip();
+    const { prefix, projectId } = await givenProjectedReadModel(150);
+    const env = { ...process.env, DATABASE_URL: database.url, REDIS_URL: redis!.url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'silent' };
+    const cli = (script: string) => run(process.execPath, ['--import', 'tsx', script], { cwd: root, env }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+    );
+    expect(await cli('src/projections/verify-cli.ts')).toMatchObject({ code: 0, stdout: expect.stringContaining('match the log') });
+
+    const tampered = new RedisKeys(prefix, 1).tally({ projectId, poll: 'votes', target: 't1' });
+    await redis!.client.hSet(tampered, 'count', '999');
+    const failed = await cli('src/projections/verify-cli.ts');
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain(`project ${projectId} poll "votes" target "t1"`);
+
+    const replay = await cli('src/projections/replay-cli.ts');
+    expect(replay).toMatchObject({ code: 0, stdout: expect.stringContaining('Generation 2 is live') });
+    expect(await cli('src/projections/verify-cli.ts')).toMatchObject({ code: 0 });
+    expect(await redis!.client.exists(tampered)).toBe(0);
+  });
+
+  it('keeps readers on whole tallies while 200 votes arrive during the rebuild', async (context) => {
+    if (redis === undefined) context.skip();
+    const { prefix, projectId } = await givenProjectedReadModel(100);
+    const live = await RedisTallyStore.open(redis!.client, prefix);
+    const projector = new Projector({ db: database.db, store: live, logger, batchSize: 50, pollIntervalMs: 20, tallyCacheSize: 1000 });
+    const stop = new AbortController();
+    const projecting = projector.run(stop.signal);
+    const reader = await RedisTallyStore.open(redis!.client, prefix);
+    const targets = ['r0', 'r1', 'r2', 'r3'];
+    let reading = true;
+    let reads = 0;
+    const readerLoop = (async () => {
+      const seen = new Map<string, number>();
+      while (reading) {
+        const tallies = await reader.readTallies({ projectId, poll: 'likes' }, targets);
+        tallies.forEach(({ tally }, i) => {
+          // Only new likes arrive, so a count that went down would be a half-built generation.
+          expect(tally.count).toBeGreaterThanOrEqual(seen.get(targets[i]!) ?? 0);
+          seen.set(targets[i]!, tally.count);
+        });
+        reads += 1;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    const votes = Promise.all(
+      Array.from({ length: 200 }, (_, i) => castVote(appender, { projectId, poll: 'likes', target: targets[i % 4]!, voter: `fan-${i}`, value: 1 })),
+    );
+    const [result] = await Promise.all([rebuild(prefix), votes]);
+    expect(result.generation).toBe(2);
+    projector.wake();
+    await result.oldGenerationUnlinked;
+    reading = false;
+    await readerLoop;
+    stop.abort();
+    await projecting;
+    expect(reads).toBeGreaterThan(10);
+    expect(await liveGeneration(redis!.client, prefix)).toBe(2);
+    await expectTalliesToMatchLog(database.db, await RedisTallyStore.open(redis!.client, prefix), projectId);
+    expect((await verifyTallies(database.db, redis!.client, prefix)).differences).toEqual([]);
+  });
+
+  it('leaves readers on the old generation when a rebuild dies, and completes when run again', async (context) => {
+    if (redis === undefined) context.skip();
+    const { prefix, projectId } = await givenProjectedReadModel(200);
+    // A rebuild that died half way: its generation holds part of the log and its state says so.
+    const half = RedisTallyStore.forGeneration(redis!.client, prefix, 2);
+    let batches = 0;
+    const dying: TallyStore = {
+      loadTallies: (keys) => half.loadTallies(keys),
+      readCheckpoint: () => half.readCheckpoint(),
+      readTallies: (poll, targets, voter) => half.readTallies(poll, targets, voter),
+      readTop: (poll, order, limit) => half.readTop(poll, order, limit),
+      followLiveGeneration: () => half.followLiveGeneration(),
+      applyChanges: async (changes, checkpoint) => {
+        if ((batches += 1) > 2) throw new Error('killed');
+        await half.applyChanges(changes, checkpoint);
+      },
+    };
+    await redis!.client.hSet(`${prefix}:rebuild`, { generation: '2', status: 'rebuilding' });
+    await expect(new Projector({ db: database.db, store: dying, logger, batchSize: 20, pollIntervalMs: 50 }).catchUp()).rejects.toThrow('killed');
+    expect(await liveGeneration(redis!.client, prefix)).toBe(1);
+    await expectTalliesToMatchLog(database.db, await RedisTallyStore.open(redis!.client, prefix), projectId);
+
+    const resumed = await rebuild(prefix);
+    expect(resumed.generation).toBe(2);
+    expect(resumed.eventsDone).toBeLessThan(resumed.eventsTotal);
+    await expectTalliesToMatchLog(database.db, await RedisTallyStore.open(redis!.client, prefix), projectId);
+  });
+
+  it('runs one rebuild at a time', async (context) => {
+    if (redis === undefined) context.skip();
+    const { prefix } = await givenProjectedReadModel(20);
+    await redis!.client.set(`${prefix}:rebuild:lock`, 'someone-else', { expiration: { type: 'PX', value: 5000 } });
+    await expect(beginRebuild({ db: database.db, redis: redis!.client, prefix, logger, batchSize: 10 })).rejects.toBeInstanceOf(RebuildInProgressError);
+  });
+});
