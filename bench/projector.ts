@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import { definePoll } from '../src/commands/polls.js';
 import { createProject } from '../src/commands/projects.js';
 import { connectRedis } from '../src/platform/redis.js';
@@ -7,7 +6,7 @@ import { formatPosition } from '../src/domain/position.js';
 import { readEventsAfter, readLogHead } from '../src/projections/log-reader.js';
 import { RedisKeys } from '../src/projections/redis-keys.js';
 import { type RunningService, startService } from './service.js';
-import { createBenchDatabase, envNumber, formatRate, markdownTable } from './support.js';
+import { createBenchDatabase, envNumber, fillZipfLog, formatRate, markdownTable, timed } from './support.js';
 
 /**
  * Projector catch-up over a pre-filled log with Zipf-skewed targets, against a same-run baseline
@@ -17,7 +16,6 @@ import { createBenchDatabase, envNumber, formatRate, markdownTable } from './sup
 const totalEvents = envNumber('BENCH_PROJECTOR_EVENTS', 1_000_000);
 const targets = envNumber('BENCH_PROJECTOR_TARGETS', 100_000);
 const batchSize = envNumber('PROJECTOR_BATCH_SIZE', 10_000);
-const eventsPerTransaction = 1000;
 const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const database = await createBenchDatabase(4);
@@ -28,7 +26,7 @@ try {
   const project = await createProject(database.db, 'bench');
   await definePoll(database.db, { projectId: project.id, name: 'votes', kind: 'updown' });
   const filling = performance.now();
-  await fillLog(project.id);
+  await fillZipfLog(database.db, project.id, totalEvents, targets);
   const fillSeconds = (performance.now() - filling) / 1000;
 
   const baseline = process.env.BENCH_SKIP_BASELINE === '1' ? Number.NaN : await timed(async () => {
@@ -67,26 +65,3 @@ try {
   await database.dispose();
 }
 
-/** Votes from distinct voters on targets drawn log-uniformly (Zipf, s = 1), committed 1,000 at a time. */
-async function fillLog(projectId: string): Promise<void> {
-  await sql`
-    do $$
-    declare chunk integer;
-    begin
-      for chunk in 0..${sql.lit(Math.ceil(totalEvents / eventsPerTransaction) - 1)} loop
-        insert into vote_events (event_id, project_id, poll, target, voter, stream_version, type, value, previous, recorded_at)
-        select gen_random_uuid(), ${sql.lit(projectId)}::uuid, 'votes',
-               't' || (floor(exp(random() * ln(${sql.lit(targets)}::float8))) - 1)::int, 'v' || (chunk * ${sql.lit(eventsPerTransaction)} + i),
-               1, 'VoteCast', case when random() < 0.7 then 1 else -1 end, 0, now()
-        from generate_series(1, least(${sql.lit(eventsPerTransaction)}, ${sql.lit(totalEvents)} - chunk * ${sql.lit(eventsPerTransaction)})) as i;
-        commit;
-      end loop;
-    end $$
-  `.execute(database.db);
-}
-
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return (performance.now() - started) / 1000;
-}

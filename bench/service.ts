@@ -14,6 +14,9 @@ export interface RunningService {
 
 const root = path.resolve(import.meta.dirname, '..');
 
+/** Node flags the container images set for API and projector processes (NODE_OPTIONS). */
+export const serviceNodeOptions = '--max-old-space-size=160';
+
 /**
  * Starts the real service as its own process, from the build output as the image runs it
  * (`npm run build` first), and waits until it is ready.
@@ -21,8 +24,9 @@ const root = path.resolve(import.meta.dirname, '..');
 export async function startService(env: Record<string, string>): Promise<RunningService> {
   const port = await freePort();
   const adminToken = 'bench-admin-token-0123456789';
-  // BENCH_SERVICE_NODE_ARGS passes extra node flags to the service, e.g. "--cpu-prof".
-  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The heap cap the deployment runs with (V8 otherwise grows the heap lazily to hundreds of MB);
+  // BENCH_SERVICE_NODE_ARGS replaces it, e.g. "--cpu-prof".
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? serviceNodeOptions).split(' ').filter(Boolean);
   if (!existsSync(path.join(root, 'dist/src/main.js'))) throw new Error('run `npm run build` before the service benchmarks');
   const child = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
     cwd: root,

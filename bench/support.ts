@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
+import type { Database } from '../src/platform/database.js';
 import { type DatabaseHandle, openPostgres } from '../src/platform/database.js';
 import { migrateToLatest } from '../src/platform/migrate.js';
 
@@ -60,3 +62,48 @@ export function markdownTable(headers: string[], rows: (string | number)[][]): s
 }
 
 export const formatRate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
+
+/**
+ * Fills the log with votes from distinct voters on targets drawn log-uniformly (Zipf, s = 1),
+ * committed 1,000 to a transaction, straight in SQL.
+ */
+export async function fillZipfLog(db: Kysely<Database>, projectId: string, events: number, targets: number, poll = 'votes'): Promise<void> {
+  const perTransaction = 1000;
+  await sql`
+    do $$
+    declare chunk integer;
+    begin
+      for chunk in 0..${sql.lit(Math.ceil(events / perTransaction) - 1)} loop
+        insert into vote_events (event_id, project_id, poll, target, voter, stream_version, type, value, previous, recorded_at)
+        select gen_random_uuid(), ${sql.lit(projectId)}::uuid, ${sql.lit(poll)},
+               't' || (floor(exp(random() * ln(${sql.lit(targets)}::float8))) - 1)::int, 'v' || (chunk * ${sql.lit(perTransaction)} + i),
+               1, 'VoteCast', case when random() < 0.7 then 1 else -1 end, 0, now()
+        from generate_series(1, least(${sql.lit(perTransaction)}, ${sql.lit(events)} - chunk * ${sql.lit(perTransaction)})) as i;
+        commit;
+      end loop;
+    end $$
+  `.execute(db);
+}
+
+/** The baseline for reading the log: one plain ordered SELECT of every event, rows discarded. */
+export async function readWholeLog(url: string, projectId?: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query({
+      text: `select transaction_id::text, global_position::text, event_id, project_id, poll, target, voter, value, previous, recorded_at, metadata
+             from vote_events ${projectId === undefined ? '' : 'where project_id = $1'} order by transaction_id, global_position`,
+      values: projectId === undefined ? [] : [projectId],
+      rowMode: 'array',
+    });
+    return result.rowCount ?? 0;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}

@@ -6,7 +6,7 @@ import { getPoll } from '../commands/polls.js';
 import { parsePosition } from '../domain/position.js';
 import { averageOf } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
-import { type AuditEvent, exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/audit-log.js';
+import { exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/audit-log.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, PollName } from './validation.js';
@@ -58,9 +58,9 @@ export function auditRoutes(db: Kysely<Database>, keys: ProjectKeyCache): Router
 }
 
 /** Writes a page as NDJSON, waiting while the client is slow; false once the client has gone. */
-async function writeLines(res: Response, events: readonly AuditEvent[]): Promise<boolean> {
+async function writeLines(res: Response, lines: readonly string[]): Promise<boolean> {
   if (res.destroyed) return false;
-  const chunk = events.map((event) => JSON.stringify(event)).join('\n') + '\n';
+  const chunk = lines.join('\n') + '\n';
   if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
   return !res.destroyed;
 }

@@ -72,7 +72,7 @@ describe('the audit log', () => {
     expect(response.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
     const lines = (await response.text()).trim().split('\n').map((line) => JSON.parse(line));
     const paged = (await audit('poll=votes&limit=1000')).body.events;
-    expect(lines.map((event) => event.eventId)).toEqual(paged.map((event: { eventId: string }) => event.eventId).slice(0, lines.length));
+    expect(lines).toEqual(paged.slice(0, lines.length));
     expect(lines.length).toBeGreaterThanOrEqual(61);
   });
 
