@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { newVotesChannel } from './commands/append-votes.js';
+import { createAppendMetrics } from './commands/append-metrics.js';
 import { ensureDemoProject } from './commands/demo-project.js';
 import { VoteAppender } from './commands/vote-appender.js';
 import { createApp } from './http/app.js';
@@ -14,7 +15,7 @@ import { migrateToLatest } from './platform/migrate.js';
 import { PostgresLeadership } from './projections/leadership.js';
 import { inProcessProjectionAdmin, redisProjectionAdmin } from './projections/projection-admin.js';
 import { Projector } from './projections/projector.js';
-import { createProjectorMetrics } from './projections/projector-metrics.js';
+import { createProjectorMetrics, createRebuildMetrics } from './projections/projector-metrics.js';
 import { openReadSide } from './projections/read-side.js';
 import { TallyQueries } from './projections/tally-queries.js';
 
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
         windowMs: config.APPEND_BATCH_WINDOW_MS,
         maxBatch: config.APPEND_MAX_BATCH,
         maxConcurrentBatches: config.APPEND_MAX_CONCURRENT_BATCHES,
+        metrics: createAppendMetrics(registry),
         // In one process the projector hears about new votes directly, NOTIFY or not.
         onBatchAppended: runsProjector ? () => projector.wake() : undefined,
       })
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
   const projections =
     readSide.redis === undefined
       ? inProcessProjectionAdmin({ db: database.db, store: readSide.store })
-      : redisProjectionAdmin({ db: database.db, store: readSide.store, redis: readSide.redis, prefix: config.REDIS_KEY_PREFIX, logger, batchSize: config.PROJECTOR_BATCH_SIZE });
+      : redisProjectionAdmin({ db: database.db, store: readSide.store, redis: readSide.redis, prefix: config.REDIS_KEY_PREFIX, logger, batchSize: config.PROJECTOR_BATCH_SIZE, metrics: createRebuildMetrics(registry) });
   const app = createApp({
     db: database.db,
     appender,

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
+import type { BallotEvent } from '../domain/ballot.js';
 import type { PollDefinition, PollKind } from '../domain/poll.js';
 import type { Database } from '../platform/database.js';
 import { advisoryLockKey, inLockOrder } from './advisory-locks.js';
@@ -18,6 +19,8 @@ import type { VoteCommand, VoteOutcome, VoteResult } from './vote-command.js';
 export interface AppendOptions {
   /** How many times a batch is tried when it loses a race (unique violation, deadlock, serialization). */
   readonly maxAttempts: number;
+  /** Told of every event appended, once its transaction has committed. */
+  readonly onAppended?: (kind: PollKind, type: BallotEvent['type']) => void;
 }
 
 export const newVotesChannel = 'clickvote_votes';
@@ -36,7 +39,9 @@ export async function appendVoteBatch(
 ): Promise<VoteOutcome[]> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await db.transaction().execute((tx) => appendInTransaction(tx, commands));
+      const { outcomes, appended } = await db.transaction().execute((tx) => appendInTransaction(tx, commands));
+      for (const event of appended) options.onAppended?.(event.kind, event.type);
+      return outcomes;
     } catch (error) {
       const retryable = retryableCodes.has(databaseErrorCode(error) ?? '');
       if (retryable && attempt < options.maxAttempts) {
@@ -50,10 +55,12 @@ export async function appendVoteBatch(
   }
 }
 
-async function appendInTransaction(tx: Transaction<Database>, commands: readonly VoteCommand[]): Promise<VoteOutcome[]> {
-  const plan = planBatch(commands, await lockAndReadBatch(tx, commands));
+async function appendInTransaction(tx: Transaction<Database>, commands: readonly VoteCommand[]) {
+  const state = await lockAndReadBatch(tx, commands);
+  const plan = planBatch(commands, state);
   const positions = await writeBatch(tx, plan);
-  return plan.outcomes((eventId) => positions.get(eventId)!);
+  const appended = plan.events.map(({ command, event }) => ({ kind: state.polls.get(pollKeyOf(command))!.kind, type: event.type }));
+  return { outcomes: plan.outcomes((eventId) => positions.get(eventId)!), appended };
 }
 
 interface LockedRow {

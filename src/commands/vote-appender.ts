@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
+import type { AppendMetrics } from './append-metrics.js';
 import { appendVoteBatch } from './append-votes.js';
 import type { VoteCommand, VoteReceipt } from './vote-command.js';
 
@@ -15,6 +16,7 @@ export interface VoteAppenderOptions {
   readonly maxConcurrentBatches: number;
   readonly maxAttempts?: number;
   readonly onBatchAppended?: (batch: { size: number; durationMs: number }) => void;
+  readonly metrics?: AppendMetrics;
 }
 
 const minimumSplit = 16;
@@ -86,12 +88,16 @@ export class VoteAppender {
     const started = performance.now();
     let settle: () => void;
     try {
+      const { metrics } = this.options;
       const outcomes = await appendVoteBatch(
         this.db,
         batch.map((waiting) => waiting.command),
-        { maxAttempts: this.options.maxAttempts ?? 5 },
+        { maxAttempts: this.options.maxAttempts ?? 5, onAppended: (kind, type) => metrics?.votesAppended.inc({ kind, type }) },
       );
-      this.options.onBatchAppended?.({ size: batch.length, durationMs: performance.now() - started });
+      const durationMs = performance.now() - started;
+      metrics?.batchSize.observe(batch.length);
+      metrics?.batchSeconds.observe(durationMs / 1000);
+      this.options.onBatchAppended?.({ size: batch.length, durationMs });
       settle = () =>
         outcomes.forEach((outcome, index) => {
           if (outcome.ok) batch[index]!.resolve(outcome.receipt);

@@ -13,6 +13,7 @@ import { adminRoutes } from './admin-routes.js';
 import { auditMetadataWith } from './audit-metadata.js';
 import { auditRoutes } from './audit-routes.js';
 import { healthRoutes } from './health-routes.js';
+import { httpMetrics } from './http-metrics.js';
 import { pollRoutes } from './poll-routes.js';
 import { problemHandler } from './problem.js';
 import { ProjectKeyCache } from './project-key-cache.js';
@@ -57,6 +58,7 @@ export function createApp(deps: AppDependencies): Express {
       customLogLevel: (_req, res, error) => (error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     }),
   );
+  if (registry !== undefined) app.use(httpMetrics(registry));
   app.use(healthRoutes(db, registry));
   if (appender !== undefined && queries !== undefined) {
     const keys = new ProjectKeyCache(db, keyCacheMs);

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Schema } from 'effect';
 import { type Response, Router } from 'express';
 import type { Kysely } from 'kysely';
@@ -61,8 +60,20 @@ export function auditRoutes(db: Kysely<Database>, keys: ProjectKeyCache): Router
 async function writeLines(res: Response, lines: readonly string[]): Promise<boolean> {
   if (res.destroyed) return false;
   const chunk = lines.join('\n') + '\n';
-  if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  if (!res.write(chunk)) await drainedOrClosed(res);
   return !res.destroyed;
+}
+
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function encodeCursor(position: string): string {

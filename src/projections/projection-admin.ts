@@ -6,6 +6,7 @@ import type { Database } from '../platform/database.js';
 import type { RedisClient } from '../platform/redis.js';
 import { readLogHead } from './log-reader.js';
 import { beginRebuild, type RebuildProgress, RebuildInProgressError, readRebuildProgress } from './rebuild.js';
+import type { RebuildMetrics } from './projector-metrics.js';
 import { liveGeneration } from './redis-tally-store.js';
 import type { TallyStore } from './tally-store.js';
 
@@ -49,14 +50,28 @@ async function statusOf({ db, store }: Context, generation: number, rebuild: Reb
   ];
 }
 
-export function redisProjectionAdmin(context: Context & { redis: RedisClient; prefix: string; logger: Logger; batchSize: number }): ProjectionAdmin {
-  const { redis, prefix, logger } = context;
+export function redisProjectionAdmin(
+  context: Context & { redis: RedisClient; prefix: string; logger: Logger; batchSize: number; metrics?: RebuildMetrics },
+): ProjectionAdmin {
+  const { redis, prefix, logger, metrics } = context;
   return {
     status: async () => statusOf(context, await liveGeneration(redis, prefix), await readRebuildProgress(redis, prefix)),
     startRebuild: async () => {
       try {
-        const running = await beginRebuild({ ...context, redis, prefix, logger });
-        running.finished.catch((error: unknown) => logger.error({ err: error }, 'tally rebuild failed; run it again to resume'));
+        const running = await beginRebuild({
+          ...context,
+          redis,
+          prefix,
+          logger,
+          onProgress: (progress) => {
+            metrics?.running.set(progress.status === 'rebuilding' ? 1 : 0);
+            metrics?.eventsDone.set(progress.eventsDone);
+            metrics?.eventsTotal.set(progress.eventsTotal);
+          },
+        });
+        running.finished
+          .catch((error: unknown) => logger.error({ err: error }, 'tally rebuild failed; run it again to resume'))
+          .finally(() => metrics?.running.set(0));
         return { generation: (await liveGeneration(redis, prefix)) + 1 };
       } catch (error) {
         if (error instanceof RebuildInProgressError) throw new ClickvoteError('rebuild_in_progress', 'A rebuild is already running; see GET /v1/admin/projections.');

@@ -32,3 +32,17 @@ export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
     }),
   };
 }
+
+export interface RebuildMetrics {
+  readonly running: Gauge;
+  readonly eventsDone: Gauge;
+  readonly eventsTotal: Gauge;
+}
+
+export function createRebuildMetrics(registry: Registry): RebuildMetrics {
+  return {
+    running: new Gauge({ name: 'clickvote_rebuild_running', help: '1 while this process runs a tally rebuild', registers: [registry] }),
+    eventsDone: new Gauge({ name: 'clickvote_rebuild_events_done', help: 'Events the running rebuild has replayed', registers: [registry] }),
+    eventsTotal: new Gauge({ name: 'clickvote_rebuild_events_total', help: 'Events the running rebuild will replay', registers: [registry] }),
+  };
+}
