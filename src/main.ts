@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -12,11 +11,12 @@ import { type Config, ConfigError, loadConfig } from './platform/config.js';
 import { type DatabaseHandle, openPglite, openPostgres } from './platform/database.js';
 import { createLogger } from './platform/logger.js';
 import { migrateToLatest } from './platform/migrate.js';
+import { drainHttpServer, onTerminationSignal } from './platform/shutdown.js';
 import { PostgresLeadership } from './projections/leadership.js';
 import { inProcessProjectionAdmin, redisProjectionAdmin } from './projections/projection-admin.js';
 import { Projector } from './projections/projector.js';
 import { createProjectorMetrics, createRebuildMetrics } from './projections/projector-metrics.js';
-import { openReadSide } from './projections/read-side.js';
+import { openReadSide, type ReadSide } from './projections/read-side.js';
 import { TallyQueries } from './projections/tally-queries.js';
 
 /** The composition root: the only module that reads the environment and opens connections. */
@@ -60,18 +60,16 @@ async function main(): Promise<void> {
   const leadership = runsProjector && config.DATABASE_URL !== undefined ? new PostgresLeadership(config.DATABASE_URL, logger) : undefined;
   const projecting = runsProjector ? lead(projector, leadership, stopProjecting.signal, logger) : Promise.resolve();
 
-  const projections =
-    readSide.redis === undefined
-      ? inProcessProjectionAdmin({ db: database.db, store: readSide.store })
-      : redisProjectionAdmin({ db: database.db, store: readSide.store, redis: readSide.redis, prefix: config.REDIS_KEY_PREFIX, logger, batchSize: config.PROJECTOR_BATCH_SIZE, metrics: createRebuildMetrics(registry) });
+  let stopping = false;
   const app = createApp({
     db: database.db,
     appender,
     queries,
-    projections,
+    projections: projectionAdmin(config, database, readSide, logger, registry),
     logger,
     adminToken: config.ADMIN_TOKEN,
     registry,
+    readiness: { redis: readSide.redis, stopping: () => stopping },
     clientAddressKey: clientAddressKey(config, logger),
     trustProxy: trustProxySetting(config.TRUST_PROXY),
   });
@@ -81,20 +79,37 @@ async function main(): Promise<void> {
   logger.info({ address, role: config.ROLE, database: database.engine, readModel: readSide.inProcess ? 'in-process' : 'redis' }, 'clickvote listening');
   if (config.createDemoProject && runsApi) printDemo(await ensureDemoProject(database.db, config.DATA_DIR), address);
 
-  const stop = onceOnly(async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    await closeServer(server);
-    await appender?.close();
-    stopProjecting.abort();
-    await projecting;
-    await leadership?.release();
-    await readSide.close();
-    await database.close();
-    logger.info('stopped');
-    process.exit(0);
+  // Readiness turns 503 at once; then HTTP drains, accepted votes are appended, the projector
+  // finishes its batch and lets a standby lead, and the pools close: all within 10 seconds.
+  onTerminationSignal(
+    async (signal) => {
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      await drainHttpServer(server, 7000);
+      await appender?.close();
+      stopProjecting.abort();
+      await leadership?.release();
+      await projecting.catch(() => {});
+      await readSide.close();
+      await database.close();
+      logger.info('stopped');
+    },
+    10_000,
+    () => logger.error('shutdown took longer than 10 s; exiting anyway'),
+  );
+}
+
+function projectionAdmin(config: Config, database: DatabaseHandle, readSide: ReadSide, logger: Logger, registry: Registry) {
+  if (readSide.redis === undefined) return inProcessProjectionAdmin({ db: database.db, store: readSide.store });
+  return redisProjectionAdmin({
+    db: database.db,
+    store: readSide.store,
+    redis: readSide.redis,
+    prefix: config.REDIS_KEY_PREFIX,
+    logger,
+    batchSize: config.PROJECTOR_BATCH_SIZE,
+    metrics: createRebuildMetrics(registry),
   });
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 /** Waits for leadership (a standby waits here), then projects until told to stop. */
@@ -153,18 +168,6 @@ Cast a vote:
 Read the tally:
   curl -s ${address}/v1/polls/likes/tallies/post-1 ${auth}
 `);
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-  });
-}
-
-function onceOnly<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  let running: Promise<void> | undefined;
-  return (...args) => (running ??= action(...args));
 }
 
 await main();

@@ -12,7 +12,7 @@ import type { TallyQueries } from '../projections/tally-queries.js';
 import { adminRoutes } from './admin-routes.js';
 import { auditMetadataWith } from './audit-metadata.js';
 import { auditRoutes } from './audit-routes.js';
-import { healthRoutes } from './health-routes.js';
+import { healthRoutes, type Readiness } from './health-routes.js';
 import { httpMetrics } from './http-metrics.js';
 import { pollRoutes } from './poll-routes.js';
 import { problemHandler } from './problem.js';
@@ -34,6 +34,7 @@ export interface AppDependencies {
   readonly keyCacheMs?: number;
   /** Key for the hash of client addresses kept with each event. */
   readonly clientAddressKey: Buffer;
+  readonly readiness?: Readiness;
   /** Express's "trust proxy": whose X-Forwarded-For to believe for the client address. */
   readonly trustProxy?: boolean | number | string;
 }
@@ -59,7 +60,7 @@ export function createApp(deps: AppDependencies): Express {
     }),
   );
   if (registry !== undefined) app.use(httpMetrics(registry));
-  app.use(healthRoutes(db, registry));
+  app.use(healthRoutes(db, registry, deps.readiness ?? { stopping: () => false }));
   if (appender !== undefined && queries !== undefined) {
     const keys = new ProjectKeyCache(db, keyCacheMs);
     app.use(projectRoutes(db, adminToken));

@@ -1,11 +1,20 @@
 import { Router } from 'express';
 import { type Kysely, sql } from 'kysely';
 import type { Registry } from 'prom-client';
-import { pendingMigrations } from '../platform/migrate.js';
 import type { Database } from '../platform/database.js';
+import { pendingMigrations } from '../platform/migrate.js';
+import type { RedisClient } from '../platform/redis.js';
 
-export function healthRoutes(db: Kysely<Database>, registry: Registry | undefined): Router {
+export interface Readiness {
+  /** The Redis read model, when this process uses one. */
+  readonly redis?: RedisClient | undefined;
+  /** True from the moment the process was asked to stop: load balancers should move away. */
+  readonly stopping: () => boolean;
+}
+
+export function healthRoutes(db: Kysely<Database>, registry: Registry | undefined, readiness: Readiness): Router {
   const router = Router();
+
   router.get('/metrics', async (_req, res) => {
     if (registry === undefined) {
       res.status(404).end();
@@ -13,20 +22,29 @@ export function healthRoutes(db: Kysely<Database>, registry: Registry | undefine
     }
     res.type(registry.contentType).send(await registry.metrics());
   });
+
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+
   router.get('/readyz', async (_req, res) => {
-    const checks = { database: false, migrations: false };
-    try {
-      await sql`select 1`.execute(db);
-      checks.database = true;
-      checks.migrations = (await pendingMigrations(db)).length === 0;
-    } catch {
-      // The failing check stays false; readiness reports it rather than throwing.
-    }
-    const ready = Object.values(checks).every(Boolean);
+    const [database, migrations, redis] = await Promise.all([
+      check(() => sql`select 1`.execute(db)),
+      check(async () => (await pendingMigrations(db)).length === 0),
+      readiness.redis === undefined ? Promise.resolve(undefined) : check(async () => (await readiness.redis!.ping()) === 'PONG'),
+    ]);
+    const checks = { database, migrations, ...(redis === undefined ? {} : { redis }), stopping: readiness.stopping() };
+    const ready = database && migrations && redis !== false && !checks.stopping;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
+
   return router;
+}
+
+async function check(probe: () => Promise<unknown>): Promise<boolean> {
+  try {
+    return (await probe()) !== false;
+  } catch {
+    return false;
+  }
 }

@@ -12,6 +12,7 @@ const projectorLockKey = advisoryLockKey('projector', 'tallies');
 export class PostgresLeadership {
   private readonly client: pg.Client;
   private lost = false;
+  private leading = false;
 
   constructor(
     connectionString: string,
@@ -27,6 +28,7 @@ export class PostgresLeadership {
     await this.client.connect();
     this.logger.info('projector waiting for leadership');
     await this.client.query('select pg_advisory_lock($1::bigint)', [projectorLockKey]);
+    this.leading = true;
     this.logger.info('projector is the leader');
   }
 
@@ -35,12 +37,15 @@ export class PostgresLeadership {
     await this.client.query(`listen ${pg.escapeIdentifier(channel)}`);
   }
 
+  /** Lets a standby lead; a process still waiting for the lock just stops waiting. */
   async release(): Promise<void> {
     this.lost = true;
-    try {
-      await this.client.query('select pg_advisory_unlock_all()');
-    } catch {
-      // Ending the session releases the lock as well.
+    if (this.leading) {
+      try {
+        await this.client.query('select pg_advisory_unlock_all()');
+      } catch {
+        // Ending the session releases the lock as well.
+      }
     }
     await this.client.end().catch(() => {});
   }

@@ -91,6 +91,23 @@ describe('votes', () => {
 describe('health', () => {
   it('answers liveness and readiness', async () => {
     expect(await call(app, 'GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
-    expect(await call(app, 'GET', '/readyz')).toMatchObject({ status: 200, body: { checks: { database: true, migrations: true } } });
+    expect(await call(app, 'GET', '/readyz')).toMatchObject({ status: 200, body: { checks: { database: true, migrations: true, stopping: false } } });
+  });
+
+  it('exposes every documented metric once there is traffic', async () => {
+    await call(app, 'POST', '/v1/polls/votes/votes', { key: project.publicKey, body: { target: 'metrics', voter: 'm', value: 1 } });
+    const { body } = await call(app, 'GET', '/metrics');
+    for (const name of [
+      'clickvote_http_request_duration_seconds_bucket{le="0.001",method="POST",route="/v1/polls/:poll/votes",status="200"}',
+      'clickvote_votes_appended_total{kind="updown",type="VoteCast"}',
+      'clickvote_append_batch_size_bucket',
+      'clickvote_append_batch_duration_seconds_bucket',
+      'clickvote_projector_events_applied_total',
+      'clickvote_projector_batch_size_bucket',
+      'clickvote_projector_lag_events',
+      'clickvote_projector_lag_seconds',
+    ]) {
+      expect(body).toContain(name);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { createAppendMetrics } from '../../src/commands/append-metrics.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { createApp } from '../../src/http/app.js';
 import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
@@ -35,7 +36,13 @@ export async function startTestApp(): Promise<TestApp> {
   const registry = new Registry();
   const projector = new Projector({ db: database.db, store, logger, metrics: createProjectorMetrics(registry), batchSize: 1000, pollIntervalMs: 200 });
   const adminToken = 'test-admin-token-0123456789';
-  const appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 128, maxConcurrentBatches: 4, onBatchAppended: () => projector.wake() });
+  const appender = new VoteAppender(database.db, {
+    windowMs: 0,
+    maxBatch: 128,
+    maxConcurrentBatches: 4,
+    metrics: createAppendMetrics(registry),
+    onBatchAppended: () => projector.wake(),
+  });
   const queries = new TallyQueries(database.db, store, { pollCacheMs: 0 });
   const stopProjecting = new AbortController();
   const projecting = projector.run(stopProjecting.signal);
