@@ -34,7 +34,7 @@ export async function startService(env: Record<string, string>): Promise<Running
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(child.pid))), 100);
+  const sampler = setInterval(() => (peak = Math.max(peak, processRssMb(child.pid))), 100);
   const baseUrl = `http://127.0.0.1:${port}`;
   for (let attempt = 0; ; attempt += 1) {
     try {
@@ -49,7 +49,7 @@ export async function startService(env: Record<string, string>): Promise<Running
     baseUrl,
     child,
     adminToken,
-    peakRssMb: () => Math.max(peak, rssMb(child.pid)),
+    peakRssMb: () => Math.max(peak, processRssMb(child.pid)),
     stop: async () => {
       clearInterval(sampler);
       if (child.exitCode !== null) return;
@@ -60,7 +60,7 @@ export async function startService(env: Record<string, string>): Promise<Running
   };
 }
 
-function rssMb(pid: number | undefined): number {
+export function processRssMb(pid: number | undefined): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /VmRSS:\s+(\d+) kB/.exec(status);

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../src/platform/database.js';
+import type { RedisClient } from '../src/platform/redis.js';
 import { type DatabaseHandle, openPostgres } from '../src/platform/database.js';
 import { migrateToLatest } from '../src/platform/migrate.js';
+
+export const benchRedisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export const benchServerUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -106,4 +109,9 @@ export async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await work();
   return (performance.now() - started) / 1000;
+}
+
+/** Removes every key a benchmark wrote under its own prefix. */
+export async function deleteBenchKeys(redis: RedisClient, prefix: string): Promise<void> {
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}[:_]*`, COUNT: 1000 })) if (keys.length > 0) await redis.unlink(keys);
 }

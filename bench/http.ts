@@ -1,0 +1,135 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { connectRedis } from '../src/platform/redis.js';
+import { createProjectWithPoll } from './freshness.js';
+import { type BenchRow, milliseconds, perSecond } from './report.js';
+import { freePort, processRssMb, serviceNodeOptions, startService } from './service.js';
+import { benchRedisUrl, createBenchDatabase, deleteBenchKeys, envNumber } from './support.js';
+
+type Request = { method?: string; path?: string; body?: string; headers?: Record<string, string> };
+
+/**
+ * HTTP scenarios with autocannon (100 connections) against the built service, each next to a
+ * bare express 5 route in the same kind of process; then the API's RSS after mixed load.
+ */
+export async function benchHttp(): Promise<BenchRow[]> {
+  const seconds = envNumber('BENCH_HTTP_SECONDS', 10);
+  const mixedSeconds = envNumber('BENCH_MIXED_SECONDS', 60);
+  const targets = 1000;
+  const database = await createBenchDatabase(1);
+  const prefix = `cvbench_${randomBytes(4).toString('hex')}`;
+  const redis = await connectRedis(benchRedisUrl);
+  const service = await startService({ DATABASE_URL: database.url, REDIS_URL: benchRedisUrl, REDIS_KEY_PREFIX: prefix, MIGRATE_ON_START: 'true' });
+  const bare = await startBareServer();
+  try {
+    const project = await createProjectWithPoll(service);
+    // Fresh header objects for every request: autocannon writes Content-Length into the ones it gets.
+    const auth = () => ({ authorization: `Bearer ${project.publicKey}` });
+    const json = () => ({ ...auth(), 'content-type': 'application/json' });
+    const randomTarget = () => `t${Math.floor(Math.random() * targets)}`;
+    const voteRequest = (): Request => ({
+      method: 'POST',
+      path: '/v1/polls/votes/votes',
+      headers: json(),
+      body: JSON.stringify({ target: randomTarget(), voter: randomBytes(6).toString('hex'), value: Math.random() < 0.5 ? 1 : -1 }),
+    });
+    const readRequest = (): Request => ({ method: 'GET', path: `/v1/polls/votes/tallies/${randomTarget()}`, headers: auth() });
+    const batchPath = `/v1/polls/votes/tallies?${Array.from({ length: 50 }, (_, i) => `target=t${i * 7}`).join('&')}`;
+
+    const castOurs = await load(service.baseUrl, seconds, [voteRequest]);
+    const castBare = await load(bare.url, seconds, [voteRequest]);
+    const readOurs = await load(service.baseUrl, seconds, [readRequest]);
+    const readBare = await load(bare.url, seconds, [readRequest]);
+    const batchOurs = await load(service.baseUrl, seconds, [() => ({ method: 'GET', path: batchPath, headers: auth() })]);
+    await load(service.baseUrl, mixedSeconds, [readRequest, readRequest, readRequest, voteRequest]);
+    const apiRssAfterMixed = processRssMb(service.child.pid);
+
+    const row = (scenario: string, ours: Load, baseline: Load, target: string, minimum: number): BenchRow => ({
+      scenario,
+      ours: `${perSecond(ours.rate)}, p99 ${milliseconds(ours.p99)}`,
+      baseline: `${perSecond(baseline.rate)}, p99 ${milliseconds(baseline.p99)} (bare express route)`,
+      ratio: ours.rate / baseline.rate,
+      target,
+      met: ours.failed === 0 && ours.rate / baseline.rate >= minimum,
+      peakRssMb: { api: service.peakRssMb(), bare: bare.peakRssMb() },
+      figures: { oursPerSecond: ours.rate, oursP99Ms: ours.p99, oursFailed: ours.failed, baselinePerSecond: baseline.rate, baselineP99Ms: baseline.p99 },
+    });
+    const batchTallies = batchOurs.rate * 50;
+    return [
+      row('HTTP cast vote, 100 connections', castOurs, castBare, 'ratio >= 0.6', 0.6),
+      row('HTTP read one tally, 100 connections', readOurs, readBare, 'ratio >= 0.75', 0.75),
+      {
+        scenario: 'HTTP batch read of 50 tallies',
+        ours: `${perSecond(batchTallies)} tallies`,
+        baseline: `${perSecond(readOurs.rate)} tallies (single reads)`,
+        ratio: batchTallies / readOurs.rate,
+        target: '>= 10x',
+        met: batchOurs.failed === 0 && batchTallies / readOurs.rate >= 10,
+        peakRssMb: { api: service.peakRssMb() },
+        figures: { talliesPerSecond: batchTallies, singleReadsPerSecond: readOurs.rate },
+      },
+      {
+        scenario: `API RSS after ${mixedSeconds} s of mixed load (3 reads : 1 vote)`,
+        ours: `${Math.round(apiRssAfterMixed)} MB`,
+        baseline: '—',
+        ratio: null,
+        target: '<= 150 MB',
+        met: apiRssAfterMixed <= 150,
+        peakRssMb: { api: service.peakRssMb() },
+        figures: { rssMb: apiRssAfterMixed, seconds: mixedSeconds },
+      },
+    ];
+  } finally {
+    await bare.stop();
+    await service.stop();
+    await deleteBenchKeys(redis, prefix);
+    await redis.quit();
+    await database.dispose();
+  }
+}
+
+interface Load {
+  readonly rate: number;
+  readonly p99: number;
+  readonly failed: number;
+}
+
+async function load(url: string, seconds: number, requests: (() => Request)[]): Promise<Load> {
+  const result = await autocannon({
+    url,
+    connections: 100,
+    duration: seconds,
+    requests: requests.map((make) => ({ setupRequest: (request: Request) => ({ ...request, ...make() }) })),
+  } as autocannon.Options);
+  return { rate: result.requests.average, p99: result.latency.p99, failed: result.non2xx + result.errors + result.timeouts };
+}
+
+async function startBareServer(): Promise<{ url: string; peakRssMb(): number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...serviceNodeOptions.split(' '), path.resolve(import.meta.dirname, 'bare-server.mjs')], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: 'inherit',
+  });
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, processRssMb(child.pid))), 100);
+  const url = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return {
+    url,
+    peakRssMb: () => peak,
+    stop: async () => {
+      clearInterval(sampler);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
