@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -9,6 +10,15 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // The widget runs in the browser, as plain ES5-friendly JavaScript.
+    files: ['src/http/assets/**/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'script' },
+  },
+  {
+    files: ['bench/**/*.mjs'],
+    languageOptions: { globals: globals.node },
   },
   {
     // Migrations work on a schema frozen in time; tests read untyped JSON answers.

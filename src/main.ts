@@ -18,6 +18,7 @@ import { Projector } from './projections/projector.js';
 import { createProjectorMetrics, createRebuildMetrics } from './projections/projector-metrics.js';
 import { openReadSide, type ReadSide } from './projections/read-side.js';
 import { TallyQueries } from './projections/tally-queries.js';
+import { TallyStreamHub } from './projections/tally-stream-hub.js';
 
 /** The composition root: the only module that reads the environment and opens connections. */
 async function main(): Promise<void> {
@@ -60,8 +61,14 @@ async function main(): Promise<void> {
   const leadership = runsProjector && config.DATABASE_URL !== undefined ? new PostgresLeadership(config.DATABASE_URL, logger) : undefined;
   const projecting = runsProjector ? lead(projector, leadership, stopProjecting.signal, logger) : Promise.resolve();
 
+  const demo = config.createDemoProject && runsApi ? await ensureDemoProject(database.db, config.DATA_DIR) : undefined;
   let stopping = false;
+  const stoppingSignal = new AbortController();
+  const hub = runsApi ? new TallyStreamHub(readSide.feed) : undefined;
   const app = createApp({
+    hub,
+    demoPublicKey: demo?.publicKey,
+    stopping: stoppingSignal.signal,
     db: database.db,
     appender,
     queries,
@@ -77,7 +84,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = `http://localhost:${config.PORT}`;
   logger.info({ address, role: config.ROLE, database: database.engine, readModel: readSide.inProcess ? 'in-process' : 'redis' }, 'clickvote listening');
-  if (config.createDemoProject && runsApi) printDemo(await ensureDemoProject(database.db, config.DATA_DIR), address);
+  if (demo !== undefined) printDemo(demo, address);
 
   // Readiness turns 503 at once; then HTTP drains, accepted votes are appended, the projector
   // finishes its batch and lets a standby lead, and the pools close: all within 10 seconds.
@@ -85,7 +92,9 @@ async function main(): Promise<void> {
     async (signal) => {
       stopping = true;
       logger.info({ signal }, 'shutting down');
+      stoppingSignal.abort();
       await drainHttpServer(server, 7000);
+      await hub?.close();
       await appender?.close();
       stopProjecting.abort();
       await leadership?.release();
@@ -167,6 +176,7 @@ Cast a vote:
        -H 'Content-Type: application/json' -d '{"target":"post-1","voter":"alice","value":1}'
 Read the tally:
   curl -s ${address}/v1/polls/likes/tallies/post-1 ${auth}
+Try the widget: ${address}/demo
 `);
 }
 

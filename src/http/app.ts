@@ -9,15 +9,19 @@ import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
 import type { ProjectionAdmin } from '../projections/projection-admin.js';
 import type { TallyQueries } from '../projections/tally-queries.js';
+import type { TallyStreamHub } from '../projections/tally-stream-hub.js';
 import { adminRoutes } from './admin-routes.js';
 import { auditMetadataWith } from './audit-metadata.js';
 import { auditRoutes } from './audit-routes.js';
+import { allowAnyOrigin } from './cors.js';
+import { pageRoutes } from './page-routes.js';
 import { healthRoutes, type Readiness } from './health-routes.js';
 import { httpMetrics } from './http-metrics.js';
 import { pollRoutes } from './poll-routes.js';
 import { problemHandler } from './problem.js';
 import { ProjectKeyCache } from './project-key-cache.js';
 import { projectRoutes } from './project-routes.js';
+import { streamRoutes } from './stream-routes.js';
 import { tallyRoutes } from './tally-routes.js';
 import { voteRoutes } from './vote-routes.js';
 
@@ -29,6 +33,12 @@ export interface AppDependencies {
   readonly appender?: VoteAppender;
   readonly queries?: TallyQueries;
   readonly projections?: ProjectionAdmin;
+  /** Realtime fan-out of tally changes; with it the app serves /v1/polls/:poll/stream. */
+  readonly hub?: TallyStreamHub;
+  /** The demo project's public key: with it the app serves /demo. */
+  readonly demoPublicKey?: string;
+  /** Aborted when the process starts to stop: open streams end so HTTP can drain. */
+  readonly stopping?: AbortSignal;
   readonly registry?: Registry;
   /** How long a key's project is remembered; 0 asks the database every time. */
   readonly keyCacheMs?: number;
@@ -60,6 +70,8 @@ export function createApp(deps: AppDependencies): Express {
     }),
   );
   if (registry !== undefined) app.use(httpMetrics(registry));
+  app.use('/v1', allowAnyOrigin);
+  app.use(pageRoutes(deps.demoPublicKey));
   app.use(healthRoutes(db, registry, deps.readiness ?? { stopping: () => false }));
   if (appender !== undefined && queries !== undefined) {
     const keys = new ProjectKeyCache(db, keyCacheMs);
@@ -68,6 +80,7 @@ export function createApp(deps: AppDependencies): Express {
     app.use(voteRoutes(keys, appender, auditMetadataWith(deps.clientAddressKey)));
     app.use(tallyRoutes(keys, queries));
     app.use(auditRoutes(db, keys));
+    if (deps.hub !== undefined) app.use(streamRoutes(keys, queries, deps.hub, registry, deps.stopping ?? new AbortController().signal));
   }
   if (deps.projections !== undefined) app.use(adminRoutes(adminToken, deps.projections));
   app.use(() => {

@@ -9,7 +9,10 @@ import { inProcessProjectionAdmin, redisProjectionAdmin } from '../../src/projec
 import { Projector } from '../../src/projections/projector.js';
 import { createProjectorMetrics } from '../../src/projections/projector-metrics.js';
 import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
+import { RedisKeys } from '../../src/projections/redis-keys.js';
+import { InProcessTallyFeed, RedisTallyFeed } from '../../src/projections/tally-feed.js';
 import { TallyQueries } from '../../src/projections/tally-queries.js';
+import { TallyStreamHub } from '../../src/projections/tally-stream-hub.js';
 import type { TallyStore } from '../../src/projections/tally-store.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestRedis, type TestRedis } from './redis.js';
@@ -34,7 +37,9 @@ export async function startTestApp(): Promise<TestApp> {
   const store = redis === undefined ? new MemoryTallyStore() : await RedisTallyStore.open(redis.client, redis.prefix);
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const registry = new Registry();
-  const projector = new Projector({ db: database.db, store, logger, metrics: createProjectorMetrics(registry), batchSize: 1000, pollIntervalMs: 200 });
+  const feed = redis === undefined ? new InProcessTallyFeed() : new RedisTallyFeed(redis.client, RedisKeys.channelOf(redis.prefix));
+  const hub = new TallyStreamHub(feed);
+  const projector = new Projector({ db: database.db, store, feed, logger, metrics: createProjectorMetrics(registry), batchSize: 1000, pollIntervalMs: 200 });
   const adminToken = 'test-admin-token-0123456789';
   const appender = new VoteAppender(database.db, {
     windowMs: 0,
@@ -51,7 +56,8 @@ export async function startTestApp(): Promise<TestApp> {
     redis === undefined
       ? inProcessProjectionAdmin({ db: database.db, store })
       : redisProjectionAdmin({ db: database.db, store, redis: redis.client, prefix: redis.prefix, logger, batchSize: 1000 });
-  const server = createApp({ db: database.db, appender, queries, projections, logger, adminToken, registry, clientAddressKey }).listen(0, '127.0.0.1');
+  const stopping = new AbortController();
+  const server = createApp({ db: database.db, appender, queries, projections, hub, stopping: stopping.signal, logger, adminToken, registry, clientAddressKey }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -62,6 +68,7 @@ export async function startTestApp(): Promise<TestApp> {
     readModel: redis === undefined ? 'in-process' : 'redis',
     adminToken,
     close: async () => {
+      stopping.abort();
       await new Promise((resolve) => {
         server.close(resolve);
         server.closeAllConnections();
@@ -69,6 +76,7 @@ export async function startTestApp(): Promise<TestApp> {
       await appender.close();
       stopProjecting.abort();
       await projecting;
+      await hub.close();
       await redis?.dispose();
       await database.dispose();
     },

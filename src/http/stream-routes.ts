@@ -1,0 +1,98 @@
+import { Schema } from 'effect';
+import { type Request, type Response, Router } from 'express';
+import { Gauge, type Registry } from 'prom-client';
+import { averageOf } from '../domain/tally.js';
+import type { TallyQueries, TallyView } from '../projections/tally-queries.js';
+import type { TallyUpdate } from '../projections/tally-feed.js';
+import type { TallyStreamHub } from '../projections/tally-stream-hub.js';
+import { authenticatedProject, requireProjectKey } from './auth.js';
+import type { ProjectKeyCache } from './project-key-cache.js';
+import { maxBatchTargets } from './tally-routes.js';
+import { decodeInput, Identifier, PollName } from './validation.js';
+
+/** At most one event per target in this window: a burst of votes becomes its last tally. */
+const coalesceMs = 250;
+const heartbeatMs = 15_000;
+
+const StreamParams = Schema.Struct({ poll: PollName });
+const StreamQuery = Schema.Struct({
+  target: Schema.Union(Identifier, Schema.Array(Identifier).pipe(Schema.minItems(1), Schema.maxItems(maxBatchTargets))),
+  key: Schema.optional(Schema.String),
+});
+
+/**
+ * Server-Sent Events: the current tally of each target at once, then a `tally` event whenever the
+ * projector publishes a change. EventSource cannot send headers, so the public key may come as
+ * `?key=`. Never says who voted.
+ */
+export function streamRoutes(
+  keys: ProjectKeyCache,
+  queries: TallyQueries,
+  hub: TallyStreamHub,
+  registry: Registry | undefined,
+  stopping: AbortSignal,
+): Router {
+  const router = Router();
+  const connections = new Gauge({ name: 'clickvote_sse_connections', help: 'Open realtime tally streams', registers: registry === undefined ? [] : [registry] });
+
+  router.get('/v1/polls/:poll/stream', keyFromQuery, requireProjectKey(keys, 'public'), async (req, res) => {
+    const { poll } = decodeInput(StreamParams, req.params, 'path');
+    const { target } = decodeInput(StreamQuery, req.query, 'query');
+    const targets = [...new Set(typeof target === 'string' ? [target] : target)];
+    const projectId = authenticatedProject(res).id;
+    const current = await queries.tallies(projectId, poll, targets);
+
+    res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.flushHeaders();
+    connections.inc();
+    const send = (view: TallyView) => res.write(`event: tally\ndata: ${JSON.stringify(view)}\n\n`);
+    for (const view of current) send(view);
+
+    const template = current[0]!;
+    const pending = new Map<string, TallyUpdate>();
+    const lastSent = new Map<string, number>();
+    const timers = new Map<string, NodeJS.Timeout>();
+    const flush = (name: string) => {
+      timers.delete(name);
+      const update = pending.get(name);
+      if (update === undefined) return;
+      pending.delete(name);
+      lastSent.set(name, Date.now());
+      send(viewOf(template, update));
+    };
+    const stopWatching = await hub.watch(
+      targets.map((name) => ({ projectId, poll, target: name })),
+      (update) => {
+        pending.set(update.target, update);
+        if (timers.has(update.target)) return;
+        const wait = Math.max(0, (lastSent.get(update.target) ?? 0) + coalesceMs - Date.now());
+        timers.set(update.target, setTimeout(() => flush(update.target), wait));
+      },
+    );
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
+    // A stopping server ends its streams; EventSource reconnects to another replica.
+    const end = () => res.end();
+    stopping.addEventListener('abort', end);
+    res.on('close', () => {
+      stopWatching();
+      clearInterval(heartbeat);
+      for (const timer of timers.values()) clearTimeout(timer);
+      stopping.removeEventListener('abort', end);
+      connections.dec();
+    });
+  });
+
+  return router;
+}
+
+/** EventSource cannot set Authorization; a `key` query parameter stands in for it. */
+function keyFromQuery(req: Request, _res: Response, next: () => void): void {
+  const key = req.query.key;
+  if (req.headers.authorization === undefined && typeof key === 'string') req.headers.authorization = `Bearer ${key}`;
+  next();
+}
+
+function viewOf(template: TallyView, update: TallyUpdate): TallyView {
+  const { tally } = update;
+  return { poll: template.poll, kind: template.kind, target: update.target, ...tally, average: averageOf(tally), position: update.position };
+}

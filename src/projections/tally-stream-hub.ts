@@ -1,0 +1,49 @@
+import type { TallyFeed, TallyUpdate } from './tally-feed.js';
+import { type TallyKey, tallyIdOf } from './tally-key.js';
+
+export type TallyWatcher = (update: TallyUpdate) => void;
+
+/**
+ * One subscription to the tally feed per process, fanned out to every realtime client watching a
+ * target. Clients come and go without touching Redis.
+ */
+export class TallyStreamHub {
+  private readonly watchers = new Map<string, Set<TallyWatcher>>();
+  private unsubscribe: Promise<() => Promise<void>> | undefined;
+
+  constructor(private readonly feed: TallyFeed) {}
+
+  /** Calls `watcher` for every change of these tallies until the returned function is called. */
+  async watch(keys: readonly TallyKey[], watcher: TallyWatcher): Promise<() => void> {
+    this.unsubscribe ??= this.feed.subscribe((updates) => this.dispatch(updates));
+    await this.unsubscribe;
+    const ids = keys.map(tallyIdOf);
+    for (const id of ids) {
+      if (!this.watchers.has(id)) this.watchers.set(id, new Set());
+      this.watchers.get(id)!.add(watcher);
+    }
+    return () => {
+      for (const id of ids) {
+        const set = this.watchers.get(id);
+        set?.delete(watcher);
+        if (set?.size === 0) this.watchers.delete(id);
+      }
+    };
+  }
+
+  get watched(): number {
+    return this.watchers.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.unsubscribe !== undefined) await (await this.unsubscribe)();
+    this.watchers.clear();
+  }
+
+  private dispatch(updates: readonly TallyUpdate[]): void {
+    for (const update of updates) {
+      const set = this.watchers.get(tallyIdOf(update));
+      if (set !== undefined) for (const watcher of set) watcher(update);
+    }
+  }
+}

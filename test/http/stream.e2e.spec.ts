@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startTestApp, type TestApp } from '../support/app.js';
+
+let app: TestApp;
+let project: { publicKey: string; secretKey: string };
+
+beforeAll(async () => {
+  app = await startTestApp();
+  project = (await call(app, 'POST', '/v1/projects', { key: app.adminToken, body: { name: 'stream' } })).body;
+  await call(app, 'PUT', '/v1/polls/votes', { key: project.secretKey, body: { kind: 'updown' } });
+});
+
+afterAll(() => app.close());
+
+interface Received {
+  readonly at: number;
+  readonly data: Record<string, any>;
+}
+
+/** Opens a stream the way EventSource would, with the key in the query string. */
+async function openStream(targets: string[]) {
+  const controller = new AbortController();
+  const query = [...targets.map((t) => `target=${encodeURIComponent(t)}`), `key=${project.publicKey}`].join('&');
+  const response = await fetch(`${app.baseUrl}/v1/polls/votes/stream?${query}`, { signal: controller.signal });
+  const events: Received[] = [];
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body!) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (/^event: tally$/m.test(block) && data !== undefined) events.push({ at: performance.now(), data: JSON.parse(data) });
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return { response, events, close: async () => (controller.abort(), await reading) };
+}
+
+const vote = (target: string, voter: string, value: number) =>
+  call(app, 'POST', '/v1/polls/votes/votes', { key: project.publicKey, body: { target, voter, value } });
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('realtime tallies over Server-Sent Events', () => {
+  it('sends each current tally at once, then every change, and never who voted', async () => {
+    await vote('a', 'ann', 1);
+    const stream = await openStream(['a', 'b']);
+    expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    await until(() => stream.events.length >= 2);
+    expect(stream.events.slice(0, 2).map((e) => [e.data.target, e.data.count])).toEqual([
+      ['a', expect.any(Number)],
+      ['b', 0],
+    ]);
+    const cast = await vote('b', 'bob', -1);
+    await until(() => stream.events.some((e) => e.data.target === 'b' && e.data.position === cast.body.position));
+    const update = stream.events.at(-1)!.data;
+    expect(update).toMatchObject({ poll: 'votes', kind: 'updown', target: 'b', count: 1, sum: -1, down: 1, average: -1 });
+    expect(JSON.stringify(stream.events)).not.toContain('bob');
+    await stream.close();
+  });
+
+  it('coalesces a burst to at most one event per target every 250 ms, ending on the last tally', async () => {
+    const stream = await openStream(['burst']);
+    await until(() => stream.events.length >= 1);
+    for (let i = 0; i < 30; i += 1) await vote('burst', `fan-${i}`, 1);
+    await until(() => stream.events.at(-1)!.data.count === 30);
+    const times = stream.events.slice(1).map((e) => e.at);
+    for (let i = 1; i < times.length; i += 1) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(200);
+    expect(stream.events.length).toBeLessThan(31);
+    await stream.close();
+  });
+
+  it('lets go of a stream when the client leaves', async () => {
+    const stream = await openStream(['leaving']);
+    await until(() => stream.events.length >= 1);
+    const open = async () => Number(/clickvote_sse_connections (\d+)/.exec((await call(app, 'GET', '/metrics')).body)?.[1]);
+    expect(await open()).toBeGreaterThanOrEqual(1);
+    await stream.close();
+    await until(() => false, 200).catch(() => {});
+    expect(await open()).toBe(0);
+  });
+
+  it.each([
+    ['no key', '/v1/polls/votes/stream?target=a', 401],
+    ['no target', `/v1/polls/votes/stream?key=KEY`, 400],
+    ['101 targets', `/v1/polls/votes/stream?key=KEY&${Array.from({ length: 101 }, (_, i) => `target=t${i}`).join('&')}`, 400],
+    ['an unknown poll', '/v1/polls/nope/stream?target=a&key=KEY', 404],
+  ])('refuses %s', async (_, path, status) => {
+    const response = await fetch(app.baseUrl + path.replace('KEY', project.publicKey));
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+});
