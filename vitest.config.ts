@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.spec.ts'],
+    // Deploy and browser tests run the build output; build it once, before any file starts.
+    globalSetup: ['test/support/build-once.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

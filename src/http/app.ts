@@ -11,6 +11,7 @@ import type { ProjectionAdmin } from '../projections/projection-admin.js';
 import type { TallyQueries } from '../projections/tally-queries.js';
 import type { TallyStreamHub } from '../projections/tally-stream-hub.js';
 import { adminRoutes } from './admin-routes.js';
+import { analyticsRoutes } from './analytics-routes.js';
 import { auditMetadataWith } from './audit-metadata.js';
 import { auditRoutes } from './audit-routes.js';
 import { allowAnyOrigin } from './cors.js';
@@ -80,6 +81,7 @@ export function createApp(deps: AppDependencies): Express {
     app.use(voteRoutes(keys, appender, auditMetadataWith(deps.clientAddressKey)));
     app.use(tallyRoutes(keys, queries));
     app.use(auditRoutes(db, keys));
+    app.use(analyticsRoutes(db, keys));
     if (deps.hub !== undefined) app.use(streamRoutes(keys, queries, deps.hub, registry, deps.stopping ?? new AbortController().signal));
   }
   if (deps.projections !== undefined) app.use(adminRoutes(adminToken, deps.projections));

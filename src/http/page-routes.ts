@@ -1,16 +1,35 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Router } from 'express';
+import { ClickvoteError } from '../domain/errors.js';
 
 const assets = path.join(import.meta.dirname, 'assets');
+// Run from src/ (tests, tsx) the bundled dashboard is found in the build output.
+const built = path.resolve(import.meta.dirname, '../../dist/src/http/assets');
 const widget = readFileSync(path.join(assets, 'widget.js'));
 const demo = readFileSync(path.join(assets, 'demo.html'), 'utf8');
+const dashboard = readFileSync(path.join(assets, 'dashboard.html'));
 
-/** The embeddable widget, and the demo page when a demo project exists. */
+function bundled(name: string): Buffer {
+  const file = [path.join(assets, name), path.join(built, name)].find((candidate) => existsSync(candidate));
+  if (file === undefined) throw new ClickvoteError('unavailable', 'The dashboard is not built: run npm run build.');
+  return readFileSync(file);
+}
+
+/** The embeddable widget, the dashboard, and the demo page when a demo project exists. */
 export function pageRoutes(demoPublicKey: string | undefined): Router {
   const router = Router();
   router.get('/widget.js', (_req, res) => {
     res.type('application/javascript').set('cache-control', 'public, max-age=300').send(widget);
+  });
+  router.get('/dashboard', (_req, res) => {
+    res.type('html').send(dashboard);
+  });
+  router.get('/dashboard.js', (_req, res) => {
+    res.type('application/javascript').send(bundled('dashboard.js'));
+  });
+  router.get('/dashboard.css', (_req, res) => {
+    res.type('text/css').send(bundled('dashboard.css'));
   });
   if (demoPublicKey !== undefined) {
     const page = demo.replace('__PUBLIC_KEY__', demoPublicKey);

@@ -22,7 +22,6 @@ let database: TestDatabase;
 let redis: TestRedis | undefined;
 
 beforeAll(async () => {
-  await run('npm', ['run', 'build'], { cwd: root });
   database = await createTestDatabase();
   redis = await createTestRedis();
 }, 180_000);

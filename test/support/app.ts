@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createAppendMetrics } from '../../src/commands/append-metrics.js';
+import { definePoll } from '../../src/commands/polls.js';
+import { createProject } from '../../src/commands/projects.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { createApp } from '../../src/http/app.js';
 import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
@@ -19,6 +21,8 @@ import { createTestRedis, type TestRedis } from './redis.js';
 
 export interface TestApp {
   readonly baseUrl: string;
+  /** With `{ demo: true }`: a project with likes, votes and stars polls, served at /demo. */
+  readonly demo: { id: string; publicKey: string; secretKey: string } | undefined;
   readonly redis: TestRedis | undefined;
   readonly database: TestDatabase;
   readonly store: TallyStore;
@@ -31,8 +35,9 @@ export interface TestApp {
  * The real app, in process on a free port, over this test file's own database, with a projector
  * running beside it into Redis (this file's own key prefix) or, without Redis, in process.
  */
-export async function startTestApp(): Promise<TestApp> {
+export async function startTestApp(options: { demo?: boolean } = {}): Promise<TestApp> {
   const database = await createTestDatabase();
+  const demo = options.demo === true ? await createDemo(database) : undefined;
   const redis: TestRedis | undefined = await createTestRedis();
   const store = redis === undefined ? new MemoryTallyStore() : await RedisTallyStore.open(redis.client, redis.prefix);
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -57,11 +62,24 @@ export async function startTestApp(): Promise<TestApp> {
       ? inProcessProjectionAdmin({ db: database.db, store })
       : redisProjectionAdmin({ db: database.db, store, redis: redis.client, prefix: redis.prefix, logger, batchSize: 1000 });
   const stopping = new AbortController();
-  const server = createApp({ db: database.db, appender, queries, projections, hub, stopping: stopping.signal, logger, adminToken, registry, clientAddressKey }).listen(0, '127.0.0.1');
+  const server = createApp({
+    db: database.db,
+    appender,
+    queries,
+    projections,
+    hub,
+    stopping: stopping.signal,
+    demoPublicKey: demo?.publicKey,
+    logger,
+    adminToken,
+    registry,
+    clientAddressKey,
+  }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,
+    demo,
     redis,
     database,
     store,
@@ -81,6 +99,14 @@ export async function startTestApp(): Promise<TestApp> {
       await database.dispose();
     },
   };
+}
+
+async function createDemo(database: TestDatabase) {
+  const project = await createProject(database.db, 'demo');
+  for (const [name, kind] of [['likes', 'like'], ['votes', 'updown'], ['stars', 'rating']] as const) {
+    await definePoll(database.db, { projectId: project.id, name, kind });
+  }
+  return project;
 }
 
 export interface CallOptions {

@@ -1,0 +1,97 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startTestApp, type TestApp } from '../support/app.js';
+
+/** Debian's chromium, which .ci/run installs with apt; Playwright downloads no browser. */
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const screenshots = path.resolve(import.meta.dirname, '../../test-output');
+const available = existsSync(chromiumPath);
+if (!available) console.warn(`\n*** ${chromiumPath} not found: browser tests are SKIPPED (apt-get install chromium) ***\n`);
+
+let app: TestApp;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!available) return;
+  mkdirSync(screenshots, { recursive: true });
+  app = await startTestApp({ demo: true });
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+async function openDemo(voter: string): Promise<Page> {
+  const context = await browser.newContext();
+  // Each context is a different reader of the page: give each its own voter id.
+  await context.addInitScript(`localStorage.setItem('clickvote-voter', ${JSON.stringify(voter)})`);
+  const page = await context.newPage();
+  await page.goto(`${app.baseUrl}/demo`);
+  await page.getByRole('button', { name: 'Like' }).waitFor();
+  return page;
+}
+
+describe.skipIf(!available)('in a real browser', () => {
+  it('a like on /demo changes the count, and a second reader sees it change live', async () => {
+    const first = await openDemo('reader-one');
+    const second = await openDemo('reader-two');
+    const like = (page: Page) => page.getByRole('button', { name: 'Like' });
+    await expect.poll(() => like(second).textContent()).toContain('0');
+
+    await like(first).click();
+    await expect.poll(() => like(first).getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => like(first).textContent()).toContain('1');
+    await expect.poll(() => like(second).textContent(), { timeout: 5000 }).toContain('1');
+    await first.screenshot({ path: path.join(screenshots, 'demo-liked.png') });
+    await second.screenshot({ path: path.join(screenshots, 'demo-live.png') });
+
+    const tally = await call(app, 'GET', '/v1/polls/likes/tallies/post-1', { key: app.demo!.publicKey });
+    expect(tally.body.count).toBe(1);
+  });
+
+  it('votes with the keyboard alone', async () => {
+    const page = await openDemo('keyboard-reader');
+    const four = page.getByRole('button', { name: 'Rate 4 of 5' });
+    await four.waitFor();
+    await four.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => four.getAttribute('aria-pressed')).toBe('true');
+    const up = page.getByRole('button', { name: 'Vote up' });
+    await up.focus();
+    await page.keyboard.press('Space');
+    await expect.poll(() => up.getAttribute('aria-pressed')).toBe('true');
+    await page.screenshot({ path: path.join(screenshots, 'demo-keyboard.png') });
+    const stars = await call(app, 'GET', '/v1/polls/stars/tallies/film-1?voter=keyboard-reader', { key: app.demo!.publicKey });
+    expect(stars.body).toMatchObject({ count: 1, voterValue: 4 });
+  });
+
+  it('the dashboard draws the activity chart and the top table', async () => {
+    for (const [target, voter] of [['post-1', 'x'], ['post-2', 'y'], ['post-2', 'z']]) {
+      await call(app, 'POST', '/v1/polls/likes/votes', { key: app.demo!.publicKey, body: { target, voter, value: 1 } });
+    }
+    const page = await (await browser.newContext()).newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+    await page.goto(`${app.baseUrl}/dashboard`);
+    await page.getByLabel('Project secret key').fill(app.demo!.secretKey);
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.getByRole('button', { name: /^likes/ }).click({ timeout: 5000 }).catch(async (error) => {
+      await page.screenshot({ path: path.join(screenshots, 'dashboard-failed.png'), fullPage: true });
+      throw new Error(`${error}\n${problems.join('\n')}\n${await page.locator('body').innerText()}`);
+    });
+    await expect.poll(() => page.locator('#top tbody tr').count(), { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => page.locator('#chart canvas').count()).toBeGreaterThan(0);
+    await page.getByRole('button', { name: '30 days' }).click();
+    await expect.poll(() => page.getByRole('button', { name: '30 days' }).getAttribute('aria-pressed')).toBe('true');
+    expect(await page.locator('#audit tbody tr').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: path.join(screenshots, 'dashboard.png'), fullPage: true });
+  });
+});
