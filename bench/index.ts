@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { benchAnalytics } from './analytics.js';
 import { benchAppend } from './append.js';
 import { benchFreshness } from './freshness.js';
 import { benchHttp } from './http.js';
@@ -19,6 +20,7 @@ const scenarios: Record<string, () => Promise<BenchRow[]>> = {
   freshness: benchFreshness,
   projector: benchProjector,
   replay: benchReplayAndExport,
+  analytics: benchAnalytics,
 };
 
 const smokeSizes: Record<string, string> = {
@@ -32,6 +34,7 @@ const smokeSizes: Record<string, string> = {
   BENCH_PROJECTOR_TARGETS: '2000',
   BENCH_REPLAY_EVENTS: '20000',
   BENCH_REPLAY_TARGETS: '2000',
+  BENCH_ANALYTICS_EVENTS: '20000',
 };
 
 const smoke = process.argv.includes('--smoke');
