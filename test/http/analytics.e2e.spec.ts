@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startTestApp, type TestApp } from '../support/app.js';
+import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;
 let project: { publicKey: string; secretKey: string };
 
 beforeAll(async () => {
   app = await startTestApp();
-  project = (await call(app, 'POST', '/v1/projects', { key: app.adminToken, body: { name: 'analytics' } })).body;
-  await call(app, 'PUT', '/v1/polls/votes', { key: project.secretKey, body: { kind: 'updown' } });
+  project = await createProjectOverHttp(app, 'analytics', { votes: { kind: 'updown' } });
 });
 
 afterAll(() => app.close());

@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startTestApp, type TestApp } from '../support/app.js';
+import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;
 let project: { id: string; publicKey: string; secretKey: string };
 
 beforeAll(async () => {
   app = await startTestApp();
-  project = (await call(app, 'POST', '/v1/projects', { key: app.adminToken, body: { name: 'audit' } })).body;
-  await call(app, 'PUT', '/v1/polls/votes', { key: project.secretKey, body: { kind: 'updown' } });
-  await call(app, 'PUT', '/v1/polls/stars', { key: project.secretKey, body: { kind: 'rating' } });
+  project = await createProjectOverHttp(app, 'audit', { votes: { kind: 'updown' }, stars: { kind: 'rating' } });
 });
 
 afterAll(() => app.close());

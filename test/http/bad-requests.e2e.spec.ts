@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, type CallOptions, startTestApp, type TestApp } from '../support/app.js';
+import { call, type CallOptions, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;
 let keys: { publicKey: string; secretKey: string };
 
 beforeAll(async () => {
   app = await startTestApp();
-  keys = (await call(app, 'POST', '/v1/projects', { key: app.adminToken, body: { name: 'bad requests' } })).body;
-  await call(app, 'PUT', '/v1/polls/likes', { key: keys.secretKey, body: { kind: 'like' } });
-  await call(app, 'PUT', '/v1/polls/votes', { key: keys.secretKey, body: { kind: 'updown' } });
-  await call(app, 'PUT', '/v1/polls/stars', { key: keys.secretKey, body: { kind: 'rating', max: 10 } });
+  keys = await createProjectOverHttp(app, 'bad requests', { likes: { kind: 'like' }, votes: { kind: 'updown' }, stars: { kind: 'rating', max: 10 } });
 });
 
 afterAll(() => app.close());

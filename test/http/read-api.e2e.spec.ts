@@ -1,16 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recomputeTallies } from '../../src/projections/recompute-tallies.js';
-import { call, startTestApp, type TestApp } from '../support/app.js';
+import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;
 let project: { id: string; publicKey: string; secretKey: string };
 
 beforeAll(async () => {
   app = await startTestApp();
-  project = (await call(app, 'POST', '/v1/projects', { key: app.adminToken, body: { name: 'reads' } })).body;
-  for (const [poll, body] of Object.entries({ likes: { kind: 'like' }, votes: { kind: 'updown' }, stars: { kind: 'rating' } })) {
-    await call(app, 'PUT', `/v1/polls/${poll}`, { key: project.secretKey, body });
-  }
+  project = await createProjectOverHttp(app, 'reads', { likes: { kind: 'like' }, votes: { kind: 'updown' }, stars: { kind: 'rating' } });
 });
 
 afterAll(() => app.close());

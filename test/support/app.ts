@@ -109,6 +109,13 @@ async function createDemo(database: TestDatabase) {
   return project;
 }
 
+/** A project created through the API, with these polls defined by its secret key. */
+export async function createProjectOverHttp(app: TestApp, name: string, polls: Record<string, { kind: string; min?: number; max?: number }> = {}) {
+  const project = (await call(app, 'POST', '/v1/projects', { key: app.adminToken, body: { name } })).body as { id: string; publicKey: string; secretKey: string };
+  for (const [poll, body] of Object.entries(polls)) await call(app, 'PUT', `/v1/polls/${poll}`, { key: project.secretKey, body });
+  return project;
+}
+
 export interface CallOptions {
   readonly key?: string;
   readonly body?: unknown;
