@@ -62,13 +62,12 @@ async function main(): Promise<void> {
   const projecting = runsProjector ? lead(projector, leadership, stopProjecting.signal, logger) : Promise.resolve();
 
   const demo = config.createDemoProject && runsApi ? await ensureDemoProject(database.db, config.DATA_DIR) : undefined;
-  let stopping = false;
-  const stoppingSignal = new AbortController();
+  const stopping = new AbortController();
   const hub = runsApi ? new TallyStreamHub(readSide.feed) : undefined;
   const app = createApp({
     hub,
     demoPublicKey: demo?.publicKey,
-    stopping: stoppingSignal.signal,
+    stopping: stopping.signal,
     db: database.db,
     appender,
     queries,
@@ -76,7 +75,7 @@ async function main(): Promise<void> {
     logger,
     adminToken: config.ADMIN_TOKEN,
     registry,
-    readiness: { redis: readSide.redis, stopping: () => stopping },
+    readiness: { redis: readSide.redis, stopping: () => stopping.signal.aborted },
     clientAddressKey: clientAddressKey(config, logger),
     trustProxy: trustProxySetting(config.TRUST_PROXY),
   });
@@ -90,9 +89,8 @@ async function main(): Promise<void> {
   // finishes its batch and lets a standby lead, and the pools close: all within 10 seconds.
   onTerminationSignal(
     async (signal) => {
-      stopping = true;
+      stopping.abort();
       logger.info({ signal }, 'shutting down');
-      stoppingSignal.abort();
       await drainHttpServer(server, 7000);
       await hub?.close();
       await appender?.close();

@@ -74,11 +74,13 @@ describe('realtime tallies over Server-Sent Events', () => {
   it('coalesces a burst to at most one event per target every 250 ms, ending on the last tally', async () => {
     const stream = await openStream(['burst']);
     await until(() => stream.events.length >= 1);
+    const started = performance.now();
     for (let i = 0; i < 30; i += 1) await vote('burst', `fan-${i}`, 1);
     await until(() => stream.events.at(-1)!.data.count === 30);
-    const times = stream.events.slice(1).map((e) => e.at);
-    for (let i = 1; i < times.length; i += 1) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(200);
-    expect(stream.events.length).toBeLessThan(31);
+    const span = performance.now() - started;
+    // Counted, not timed at the client: a slow reader may get two events in one chunk.
+    expect(stream.events.length - 1).toBeLessThanOrEqual(Math.ceil(span / 250) + 1);
+    expect(stream.events.length - 1).toBeLessThan(30);
     await stream.close();
   });
 
