@@ -39,7 +39,12 @@ export async function benchProjector(): Promise<BenchRow[]> {
     let service: RunningService | undefined;
     const ours = await timed(async () => {
       service = await startService({ ROLE: 'projector', DATABASE_URL: database.url, REDIS_URL: benchRedisUrl, REDIS_KEY_PREFIX: prefix, PROJECTOR_BATCH_SIZE: String(batchSize) });
-      while ((await redis.get(checkpointKey)) !== head) await new Promise((resolve) => setTimeout(resolve, 20));
+      const deadline = Date.now() + 15 * 60_000;
+      while ((await redis.get(checkpointKey)) !== head) {
+        if (service.child.exitCode !== null) throw new Error(`the projector exited with ${service.child.exitCode}`);
+        if (Date.now() > deadline) throw new Error('the projector did not catch up within 15 minutes');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     });
     const peak = service!.peakRssMb();
     await service!.stop();
