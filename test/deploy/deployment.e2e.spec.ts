@@ -100,6 +100,12 @@ describe('the deployment manifests', () => {
 });
 
 describe('the built service', () => {
+  it('stops at once on a bad variable, with one line naming it', async () => {
+    const result = await run(process.execPath, ['dist/src/main.js'], { cwd: root, env: { ...process.env, PORT: 'eighty' } }).catch((error: { code: number; stderr: string }) => error);
+    expect(result).toMatchObject({ code: 1 });
+    expect((result as { stderr: string }).stderr.trim().split('\n')).toEqual(['Invalid environment variable PORT (got "eighty"): Unable to decode "eighty" into a number']);
+  });
+
   it('starts from a production-only install, as the runtime stage does, and is ready', async (context) => {
     if (database.url === undefined || redis === undefined) context.skip();
     const folder = await mkdtemp(path.join(os.tmpdir(), 'clickvote-runtime-'));

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/platform/config.js';
+
+describe('configuration', () => {
+  it('runs embedded with no variables at all', () => {
+    expect(loadConfig({})).toMatchObject({ PORT: 3000, ROLE: 'all', DATA_DIR: './data', embedded: true, migrateOnStart: true, createDemoProject: true });
+  });
+
+  it('runs against PostgreSQL and Redis without migrating or a demo unless asked', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u@db/x', REDIS_URL: 'redis://cache:6379', ROLE: 'api', PORT: '8080' });
+    expect(config).toMatchObject({ embedded: false, migrateOnStart: false, createDemoProject: false, ROLE: 'api', PORT: 8080 });
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ PORT: 3000, embedded: true });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /^Invalid environment variable PORT \(got "eighty"\): /],
+    [{ PORT: '70000' }, /^Invalid environment variable PORT .*65535/],
+    [{ ROLE: 'worker' }, /^Invalid environment variable ROLE \(got "worker"\): must be one of all, api, projector$/],
+    [{ MIGRATE_ON_START: 'yes' }, /^Invalid environment variable MIGRATE_ON_START/],
+    [{ APPEND_MAX_BATCH: '0' }, /^Invalid environment variable APPEND_MAX_BATCH/],
+    [{ REDIS_KEY_PREFIX: 'a:b' }, /^Invalid environment variable REDIS_KEY_PREFIX/],
+    [{ DATABASE_URL: 'postgres://x', ROLE: 'projector' }, /^Invalid environment variable REDIS_URL: required when ROLE=projector/],
+  ])('stops on %j with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('never repeats a secret in its message', () => {
+    for (const [name, value] of [['ADMIN_TOKEN', 'short'], ['DATABASE_URL', 'mysql://root:hunter2@db'], ['CLIENT_ADDRESS_HASH_KEY', 'tiny']]) {
+      const error = (() => {
+        try {
+          loadConfig({ [name!]: value! });
+        } catch (caught) {
+          return caught as Error;
+        }
+      })();
+      expect(error?.message).toMatch(new RegExp(`^Invalid environment variable ${name}: `));
+      expect(error?.message).not.toContain(value);
+    }
+  });
+});
