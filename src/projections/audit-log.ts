@@ -113,7 +113,7 @@ export async function exportAuditEvents(
   filter: AuditFilter,
   after: LogPosition | undefined,
   write: (lines: readonly string[]) => Promise<boolean>,
-  pageSize = 10_000,
+  pageSize = 2000,
 ): Promise<void> {
   const horizon = await currentHorizon(db);
   let cursor = after;
