@@ -11,8 +11,9 @@ import { benchRedisUrl, createBenchDatabase, deleteBenchKeys, envNumber } from '
 type Request = { method?: string; path?: string; body?: string; headers?: Record<string, string> };
 
 /**
- * HTTP scenarios with autocannon (100 connections) against the built service, each next to a
- * bare express 5 route in the same kind of process; then the API's RSS after mixed load.
+ * HTTP scenarios with autocannon (100 connections) against the built API process (its projector
+ * runs beside it, as deployed), each next to a bare express 5 route in the same kind of process;
+ * then the API's RSS after mixed load.
  */
 export async function benchHttp(): Promise<BenchRow[]> {
   const seconds = envNumber('BENCH_HTTP_SECONDS', 10);
@@ -21,7 +22,10 @@ export async function benchHttp(): Promise<BenchRow[]> {
   const database = await createBenchDatabase(1);
   const prefix = `cvbench_${randomBytes(4).toString('hex')}`;
   const redis = await connectRedis(benchRedisUrl);
-  const service = await startService({ DATABASE_URL: database.url, REDIS_URL: benchRedisUrl, REDIS_KEY_PREFIX: prefix, MIGRATE_ON_START: 'true' });
+  // As deployed: API and projector are separate processes (compose, Kubernetes).
+  const shared = { DATABASE_URL: database.url, REDIS_URL: benchRedisUrl, REDIS_KEY_PREFIX: prefix };
+  const service = await startService({ ...shared, ROLE: 'api', MIGRATE_ON_START: 'true' });
+  const projector = await startService({ ...shared, ROLE: 'projector' });
   const bare = await startBareServer();
   try {
     const project = await createProjectWithPoll(service);
@@ -53,7 +57,7 @@ export async function benchHttp(): Promise<BenchRow[]> {
       ratio: ours.rate / baseline.rate,
       target,
       met: ours.failed === 0 && ours.rate / baseline.rate >= minimum,
-      peakRssMb: { api: service.peakRssMb(), bare: bare.peakRssMb() },
+      peakRssMb: { api: service.peakRssMb(), projector: projector.peakRssMb(), bare: bare.peakRssMb() },
       figures: { oursPerSecond: ours.rate, oursP99Ms: ours.p99, oursFailed: ours.failed, baselinePerSecond: baseline.rate, baselineP99Ms: baseline.p99 },
     });
     const batchTallies = batchOurs.rate * 50;
@@ -83,6 +87,7 @@ export async function benchHttp(): Promise<BenchRow[]> {
     ];
   } finally {
     await bare.stop();
+    await projector.stop();
     await service.stop();
     await deleteBenchKeys(redis, prefix);
     await redis.quit();
