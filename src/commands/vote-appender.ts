@@ -33,7 +33,8 @@ interface Waiting {
  */
 export class VoteAppender {
   private queue: Waiting[] = [];
-  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** Cancels the flush scheduled for the commands waiting in the queue, if one is. */
+  private cancelScheduledFlush: (() => void) | undefined;
   private inFlight = 0;
   private closing = false;
   private drained: (() => void) | undefined;
@@ -48,29 +49,34 @@ export class VoteAppender {
     return new Promise((resolve, reject) => {
       this.queue.push({ command, resolve, reject });
       if (this.queue.length >= this.options.maxBatch) this.startBatches();
-      else this.timer ??= this.inFlight === 0 || this.options.windowMs === 0 ? setImmediate(() => this.onWindowClosed()) : setTimeout(() => this.onWindowClosed(), this.options.windowMs);
+      else this.scheduleFlush();
     });
   }
 
   /** Stops taking commands and resolves once every accepted one has been answered. */
   async close(): Promise<void> {
     this.closing = true;
-    this.cancelTimer();
-    this.timer = undefined;
+    this.cancelScheduledFlush?.();
+    this.cancelScheduledFlush = undefined;
     this.startBatches();
     if (this.inFlight === 0 && this.queue.length === 0) return;
     await new Promise<void>((resolve) => (this.drained = resolve));
   }
 
-  private cancelTimer(): void {
-    if (this.timer === undefined) return;
-    if ('hasRef' in this.timer && !('refresh' in this.timer)) clearImmediate(this.timer as NodeJS.Immediate);
-    else clearTimeout(this.timer as NodeJS.Timeout);
-  }
-
-  private onWindowClosed(): void {
-    this.timer = undefined;
-    this.startBatches();
+  /** The queue goes out on the next turn of the event loop, or after the window while batches are in flight. */
+  private scheduleFlush(): void {
+    if (this.cancelScheduledFlush !== undefined) return;
+    const flush = () => {
+      this.cancelScheduledFlush = undefined;
+      this.startBatches();
+    };
+    if (this.inFlight === 0 || this.options.windowMs === 0) {
+      const immediate = setImmediate(flush);
+      this.cancelScheduledFlush = () => clearImmediate(immediate);
+    } else {
+      const timeout = setTimeout(flush, this.options.windowMs);
+      this.cancelScheduledFlush = () => clearTimeout(timeout);
+    }
   }
 
   private startBatches(): void {
@@ -110,7 +116,7 @@ export class VoteAppender {
     this.inFlight -= 1;
     settle();
     // Commands that queued up while every slot was busy have waited long enough.
-    if (this.timer === undefined || this.queue.length >= this.options.maxBatch) this.startBatches();
+    if (this.cancelScheduledFlush === undefined || this.queue.length >= this.options.maxBatch) this.startBatches();
     if (this.inFlight === 0 && this.queue.length === 0) this.drained?.();
   }
 }
