@@ -4,7 +4,7 @@ import { connectRedis } from '../src/platform/redis.js';
 import { RedisKeys } from '../src/projections/redis-keys.js';
 import type { TallyUpdate } from '../src/projections/tally-feed.js';
 import { type BenchRow, milliseconds } from './report.js';
-import { type RunningService, startService } from './service.js';
+import { createProjectWithPoll, type RunningService, startService } from './service.js';
 import { benchRedisUrl, createBenchDatabase, deleteBenchKeys, envNumber } from './support.js';
 
 /**
@@ -82,16 +82,6 @@ export async function benchFreshness(): Promise<BenchRow[]> {
     await service.stop();
     await database.dispose();
   }
-}
-
-export async function createProjectWithPoll(service: RunningService, kind = 'updown'): Promise<{ id: string; publicKey: string; secretKey: string }> {
-  const project = (await (await post(service, '/v1/projects', service.adminToken, { name: 'bench' })).json()) as { id: string; publicKey: string; secretKey: string };
-  await fetch(`${service.baseUrl}/v1/polls/votes`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${project.secretKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ kind }),
-  });
-  return project;
 }
 
 function post(service: RunningService, path: string, key: string, body: unknown): Promise<Response> {

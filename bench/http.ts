@@ -3,9 +3,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { connectRedis } from '../src/platform/redis.js';
-import { createProjectWithPoll } from './freshness.js';
 import { type BenchRow, milliseconds, perSecond } from './report.js';
-import { freePort, processRssMb, serviceNodeOptions, startService } from './service.js';
+import { createProjectWithPoll, freePort, processRssMb, serviceNodeOptions, startService } from './service.js';
 import { benchRedisUrl, createBenchDatabase, deleteBenchKeys, envNumber } from './support.js';
 
 type Request = { method?: string; path?: string; body?: string; headers?: Record<string, string> };

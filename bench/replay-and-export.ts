@@ -5,9 +5,8 @@ import { sql } from 'kysely';
 import { definePoll } from '../src/commands/polls.js';
 import { connectRedis } from '../src/platform/redis.js';
 import { type BenchRow, perSecond } from './report.js';
-import { processRssMb, serviceNodeOptions, startService } from './service.js';
+import { createProjectWithPoll, processRssMb, serviceNodeOptions, startService } from './service.js';
 import { benchRedisUrl, createBenchDatabase, deleteBenchKeys, envNumber, fillZipfLog, readWholeLog, timed } from './support.js';
-import { createProjectWithPoll } from './freshness.js';
 
 /**
  * Blue/green rebuild (`npm run replay`, its own process) and the audit NDJSON export (through the

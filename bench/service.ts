@@ -78,3 +78,15 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** A project with an up/down (or `kind`) poll named "votes", made through the service's API. */
+export async function createProjectWithPoll(service: RunningService, kind = 'updown'): Promise<{ id: string; publicKey: string; secretKey: string }> {
+  const project = (await (await fetch(`${service.baseUrl}/v1/projects`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) })).json()) as { id: string; publicKey: string; secretKey: string };
+  await fetch(`${service.baseUrl}/v1/polls/votes`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${project.secretKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ kind }),
+  });
+  return project;
+}
+

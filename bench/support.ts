@@ -59,12 +59,7 @@ export async function runClosedLoop(callers: number, total: number, once: (index
   return total / ((performance.now() - started) / 1000);
 }
 
-export function markdownTable(headers: string[], rows: (string | number)[][]): string {
-  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
-  return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
-}
 
-export const formatRate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
 
 /**
  * Fills the log with votes from distinct voters on targets drawn log-uniformly (Zipf, s = 1),

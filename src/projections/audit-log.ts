@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
-import type { Tally } from '../domain/tally.js';
+import { emptyTally, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
 import { recomputeTallies } from './recompute-tallies.js';
 
@@ -128,5 +128,5 @@ export async function exportAuditEvents(
 /** The tally of one target as it stood at `at`, computed from the log alone. */
 export async function tallyAsOf(db: Kysely<Database>, projectId: string, poll: string, target: string, at: Date): Promise<Tally> {
   const tallies = await recomputeTallies(db, { projectId, poll, target, at });
-  return tallies.values().next().value?.tally ?? { count: 0, sum: 0, up: 0, down: 0, histogram: {} };
+  return tallies.values().next().value?.tally ?? emptyTally;
 }

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { type LogPosition, parsePosition } from '../domain/position.js';
+import { formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 
 export interface LoggedVote {
@@ -51,4 +51,23 @@ export async function readLogHead(db: Kysely<Database>): Promise<{ position: Log
   `.execute(db);
   const row = rows[0];
   return row === undefined ? undefined : { position: parsePosition(row.position)!, recordedAt: row.recorded_at };
+}
+
+export interface ProjectionLag {
+  /** The newest event's token, or null on an empty log. */
+  readonly head: string | null;
+  /** Events after the checkpoint (approximate: positions are not commit order). */
+  readonly events: number;
+  /** Age of the newest event when anything is left to apply; 0 when caught up. */
+  readonly seconds: number;
+}
+
+/** How far a read model at `checkpoint` trails the log. */
+export async function measureLag(db: Kysely<Database>, checkpoint: string | undefined): Promise<ProjectionLag> {
+  const head = await readLogHead(db);
+  if (head === undefined) return { head: null, events: 0, seconds: 0 };
+  const applied = checkpoint === undefined ? 0n : parsePosition(checkpoint)!.globalPosition;
+  const events = Math.max(0, Number(head.position.globalPosition - applied));
+  const seconds = events === 0 ? 0 : Math.max(0, (Date.now() - head.recordedAt.getTime()) / 1000);
+  return { head: formatPosition(head.position), events, seconds };
 }

@@ -1,10 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { ClickvoteError } from '../domain/errors.js';
-import { parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 import type { RedisClient } from '../platform/redis.js';
-import { readLogHead } from './log-reader.js';
+import { measureLag } from './log-reader.js';
 import { beginRebuild, type RebuildProgress, RebuildInProgressError, readRebuildProgress } from './rebuild.js';
 import type { RebuildMetrics } from './projector-metrics.js';
 import { liveGeneration } from './redis-tally-store.js';
@@ -32,18 +31,15 @@ interface Context {
 }
 
 async function statusOf({ db, store }: Context, generation: number, rebuild: RebuildProgress | undefined): Promise<ProjectionStatus[]> {
-  const [head, checkpoint] = await Promise.all([readLogHead(db), store.readCheckpoint()]);
-  const applied = checkpoint === undefined ? 0n : parsePosition(checkpoint)!.globalPosition;
-  const events = head === undefined ? 0 : Math.max(0, Number(head.position.globalPosition - applied));
-  const seconds = events === 0 || head === undefined ? 0 : Math.max(0, (Date.now() - head.recordedAt.getTime()) / 1000);
-  const headToken = head === undefined ? null : `${head.position.transactionId}.${head.position.globalPosition}`;
+  const checkpoint = await store.readCheckpoint();
+  const { head, events, seconds } = await measureLag(db, checkpoint);
   return [
     {
       name: 'tallies',
       status: rebuild === undefined ? 'live' : 'rebuilding',
       generation,
       checkpoint: checkpoint ?? null,
-      head: headToken,
+      head,
       lag: { events, seconds },
       rebuild: rebuild ?? null,
     },

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { formatPosition, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
-import { type LoggedVote, readEventsAfter, readLogHead } from './log-reader.js';
+import { type LoggedVote, measureLag, readEventsAfter } from './log-reader.js';
 import { PollRulesCache } from './poll-rules-cache.js';
 import type { ProjectorMetrics } from './projector-metrics.js';
 import type { TallyFeed } from './tally-feed.js';
@@ -152,11 +152,9 @@ export class Projector {
     const { metrics, db } = this.options;
     if (metrics === undefined || Date.now() - this.lagRecordedAt < 1000) return;
     this.lagRecordedAt = Date.now();
-    const head = await readLogHead(db);
-    const applied = this.checkpoint === undefined ? 0n : parsePosition(this.checkpoint)!.globalPosition;
-    const behind = head === undefined ? 0 : Math.max(0, Number(head.position.globalPosition - applied));
-    metrics.lagEvents.set(behind);
-    metrics.lagSeconds.set(behind === 0 || head === undefined ? 0 : Math.max(0, (Date.now() - head.recordedAt.getTime()) / 1000));
+    const lag = await measureLag(db, this.checkpoint);
+    metrics.lagEvents.set(lag.events);
+    metrics.lagSeconds.set(lag.seconds);
   }
 
   private waitForWork(signal: AbortSignal): Promise<void> {

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { LogPosition } from '../domain/position.js';
-import type { Tally } from '../domain/tally.js';
+import { emptyTally, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
 import { type TallyKey, tallyIdOf } from './tally-key.js';
 
@@ -40,7 +40,7 @@ export async function recomputeTallies(db: Kysely<Database>, scope: RecomputeSco
   for (const row of rows) {
     const key = { projectId: row.project_id, poll: row.poll, target: row.target };
     const id = tallyIdOf(key);
-    const before = tallies.get(id)?.tally ?? { count: 0, sum: 0, up: 0, down: 0, histogram: {} };
+    const before = tallies.get(id)?.tally ?? emptyTally;
     const ballots = Number(row.ballots);
     tallies.set(id, {
       key,

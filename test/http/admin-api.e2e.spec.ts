@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;
@@ -13,13 +13,13 @@ afterAll(() => app.close());
 
 const admin = (method: string, path: string) => call(app, method, path, { key: app.adminToken });
 
-async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
-  for (let attempt = 0; ; attempt += 1) {
+/** Reads until `accept` holds (or 5 s pass), answering the last read. */
+const eventually = <T>(read: () => Promise<T>, accept: (value: T) => boolean) =>
+  vi.waitFor(async () => {
     const value = await read();
-    if (accept(value) || attempt > 100) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+    if (!accept(value)) throw new Error('not yet');
+    return value;
+  }, { timeout: 5000, interval: 50 });
 
 describe('projection administration', () => {
   it('reports the tally projection with its checkpoint, the head and the lag', async () => {

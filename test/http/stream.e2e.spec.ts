@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;
@@ -45,13 +45,7 @@ async function openStream(targets: string[]) {
 const vote = (target: string, voter: string, value: number) =>
   call(app, 'POST', '/v1/polls/votes/votes', { key: project.publicKey, body: { target, voter, value } });
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = (check: () => boolean) => vi.waitFor(() => expect(check()).toBe(true), { timeout: 5000, interval: 20 });
 
 describe('realtime tallies over Server-Sent Events', () => {
   it('sends each current tally at once, then every change, and never who voted', async () => {
@@ -90,8 +84,7 @@ describe('realtime tallies over Server-Sent Events', () => {
     const open = async () => Number(/clickvote_sse_connections (\d+)/.exec((await call(app, 'GET', '/metrics')).body)?.[1]);
     expect(await open()).toBeGreaterThanOrEqual(1);
     await stream.close();
-    await until(() => false, 200).catch(() => {});
-    expect(await open()).toBe(0);
+    await vi.waitFor(async () => expect(await open()).toBe(0), { timeout: 5000, interval: 50 });
   });
 
   it.each([

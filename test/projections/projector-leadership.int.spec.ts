@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -52,18 +52,7 @@ function startProjectorProcess(): { child: ChildProcess; output: string[] } {
 
 const leads = (p: { output: string[] }) => p.output.join('').includes('projector is the leader');
 
-async function eventually(check: () => Promise<void> | void, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
+const eventually = (check: () => unknown) => vi.waitFor(check, { timeout: 20_000, interval: 100 });
 
 describe('two projector processes on one log', () => {
   it('let one lead while the other waits, and the standby finishes when the leader is killed', async (context) => {
