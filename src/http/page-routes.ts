@@ -9,6 +9,8 @@ const built = path.resolve(import.meta.dirname, '../../dist/src/http/assets');
 const widget = readFileSync(path.join(assets, 'widget.js'));
 const demo = readFileSync(path.join(assets, 'demo.html'), 'utf8');
 const dashboard = readFileSync(path.join(assets, 'dashboard.html'));
+const landing = readFileSync(path.join(assets, 'index.html'), 'utf8');
+const favicon = readFileSync(path.join(assets, 'favicon.svg'));
 
 function bundled(name: string): Buffer {
   const file = [path.join(assets, name), path.join(built, name)].find((candidate) => existsSync(candidate));
@@ -16,9 +18,17 @@ function bundled(name: string): Buffer {
   return readFileSync(file);
 }
 
-/** The embeddable widget, the dashboard, and the demo page when a demo project exists. */
+/** The landing page, the embeddable widget, the dashboard, and the demo page when a demo project exists. */
 export function pageRoutes(demoPublicKey: string | undefined): Router {
   const router = Router();
+  // Without a demo project the landing page does not offer one.
+  const landingPage = demoPublicKey === undefined ? landing.replace(/<!--demo-->.*<!--\/demo-->\n?/s, '') : landing;
+  router.get('/', (_req, res) => {
+    res.type('html').send(landingPage);
+  });
+  router.get(['/favicon.svg', '/favicon.ico'], (_req, res) => {
+    res.type('image/svg+xml').set('cache-control', 'public, max-age=86400').send(favicon);
+  });
   router.get('/widget.js', (_req, res) => {
     res.type('application/javascript').set('cache-control', 'public, max-age=300').send(widget);
   });
