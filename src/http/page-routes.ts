@@ -2,11 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Router } from 'express';
 import { ClickvoteError } from '../domain/errors.js';
+import { staticAsset } from './static-asset.js';
 
 const assets = path.join(import.meta.dirname, 'assets');
 // Run from src/ (tests, tsx) the bundled dashboard is found in the build output.
 const built = path.resolve(import.meta.dirname, '../../dist/src/http/assets');
-const widget = readFileSync(path.join(assets, 'widget.js'));
+const widget = staticAsset(readFileSync(path.join(assets, 'widget.js')), 'application/javascript');
+/** The versioned path of the widget: cached for a year, since its name changes with its content. */
+export const widgetPath = `/widget.${widget.hash}.js`;
 const demo = readFileSync(path.join(assets, 'demo.html'), 'utf8');
 const dashboard = readFileSync(path.join(assets, 'dashboard.html'));
 const landing = readFileSync(path.join(assets, 'index.html'), 'utf8');
@@ -29,9 +32,9 @@ export function pageRoutes(demoPublicKey: string | undefined): Router {
   router.get(['/favicon.svg', '/favicon.ico'], (_req, res) => {
     res.type('image/svg+xml').set('cache-control', 'public, max-age=86400').send(favicon);
   });
-  router.get('/widget.js', (_req, res) => {
-    res.type('application/javascript').set('cache-control', 'public, max-age=300').send(widget);
-  });
+  router.get(widgetPath, widget.handler('public, max-age=31536000, immutable'));
+  // The unversioned alias in the README's snippet: sites that paste it get updates within minutes.
+  router.get('/widget.js', widget.handler('public, max-age=300'));
   router.get('/dashboard', (_req, res) => {
     res.type('html').send(dashboard);
   });
@@ -42,7 +45,7 @@ export function pageRoutes(demoPublicKey: string | undefined): Router {
     res.type('text/css').send(bundled('dashboard.css'));
   });
   if (demoPublicKey !== undefined) {
-    const page = demo.replace('__PUBLIC_KEY__', demoPublicKey);
+    const page = demo.replace('__PUBLIC_KEY__', demoPublicKey).replace('/widget.js', widgetPath);
     router.get('/demo', (_req, res) => {
       res.type('html').send(page);
     });

@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pageRoutes } from '../../src/http/page-routes.js';
+import { pageRoutes, widgetPath } from '../../src/http/page-routes.js';
 import { call, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;
@@ -14,12 +14,43 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 describe('the embeddable widget', () => {
-  it('is served as JavaScript under 8 KB gzipped', async () => {
-    const response = await fetch(`${app.baseUrl}/widget.js`);
-    expect(response.headers.get('content-type')).toMatch(/^application\/javascript/);
-    const body = Buffer.from(await response.arrayBuffer());
-    expect(body.toString()).toContain('data-clickvote-poll');
-    expect(gzipSync(body, { level: 9 }).length).toBeLessThan(8 * 1024);
+  // node:http instead of fetch, which would decompress the body and hide its size on the wire.
+  async function getRaw(path: string, headers: Record<string, string>) {
+    const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) =>
+      import('node:http').then(({ get }) => get(`${app.baseUrl}${path}`, { headers }, resolve).on('error', reject)),
+    );
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    return { status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) };
+  }
+
+  it('is served compressed as the client accepts, at most 8 KB gzipped on the wire', async () => {
+    const gzip = await getRaw('/widget.js', { 'accept-encoding': 'gzip' });
+    expect(gzip.headers['content-type']).toMatch(/^application\/javascript/);
+    expect(gzip.headers['content-encoding']).toBe('gzip');
+    expect(gzip.headers.vary).toContain('Accept-Encoding');
+    expect(gzip.body.length).toBeLessThanOrEqual(8 * 1024);
+    expect(gunzipSync(gzip.body).toString()).toContain('data-clickvote-poll');
+    const brotli = await getRaw('/widget.js', { 'accept-encoding': 'gzip, br' });
+    expect(brotli.headers['content-encoding']).toBe('br');
+    expect(brotliDecompressSync(brotli.body).equals(gunzipSync(gzip.body))).toBe(true);
+    const plain = await getRaw('/widget.js', {});
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.equals(gunzipSync(gzip.body))).toBe(true);
+  });
+
+  it('is cached for a year on its versioned path, for minutes on /widget.js, and revalidated by ETag', async () => {
+    expect(widgetPath).toMatch(/^\/widget\.[0-9a-f]{10}\.js$/);
+    const versioned = await getRaw(widgetPath, { 'accept-encoding': 'gzip' });
+    expect(versioned.status).toBe(200);
+    expect(versioned.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const alias = await getRaw('/widget.js', { 'accept-encoding': 'gzip' });
+    expect(alias.headers['cache-control']).toBe('public, max-age=300');
+    expect(alias.body.equals(versioned.body)).toBe(true);
+    const etag = String(alias.headers.etag);
+    expect(etag).toMatch(/^"[0-9a-f]{10}-gzip"$/);
+    expect((await getRaw('/widget.js', { 'accept-encoding': 'gzip', 'if-none-match': etag })).status).toBe(304);
+    expect((await getRaw('/widget.js', { 'accept-encoding': 'br', 'if-none-match': etag })).status).toBe(200);
   });
 
   it('can call the API from any origin: preflights pass and answers carry CORS headers', async () => {
@@ -42,6 +73,7 @@ describe('the embeddable widget', () => {
     try {
       const page = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/demo`)).text();
       expect(page).toContain('data-clickvote-key="cv_pk_demo123"');
+      expect(page).toContain(`src="${widgetPath}"`);
       for (const poll of ['likes', 'votes', 'stars']) expect(page).toContain(`data-clickvote-poll="${poll}"`);
     } finally {
       server.close();
