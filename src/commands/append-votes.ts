@@ -49,8 +49,9 @@ export async function appendVoteBatch(
         continue;
       }
       if (commands.length === 1) throw error;
-      const outcomes = await Promise.all(commands.map((command) => appendVoteBatch(db, [command], options)));
-      return outcomes.flat();
+      // Settled one by one: a command that still fails must not take its neighbours' answers with it.
+      const settled = await Promise.allSettled(commands.map((command) => appendVoteBatch(db, [command], options)));
+      return settled.flatMap((outcome): VoteOutcome[] => (outcome.status === 'fulfilled' ? outcome.value : [{ ok: false, error: outcome.reason }]));
     }
   }
 }

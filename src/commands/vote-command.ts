@@ -31,4 +31,5 @@ export interface VoteReceipt {
   readonly replayed: boolean;
 }
 
-export type VoteOutcome = { readonly ok: true; readonly receipt: VoteReceipt } | { readonly ok: false; readonly error: ClickvoteError };
+/** A refused command carries a ClickvoteError; one the database failed carries the database's error. */
+export type VoteOutcome = { readonly ok: true; readonly receipt: VoteReceipt } | { readonly ok: false; readonly error: ClickvoteError | Error };

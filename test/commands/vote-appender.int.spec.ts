@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
@@ -96,6 +97,40 @@ describe.each(engines)('vote appender on $engine', ({ open }) => {
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled']);
       const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as ClickvoteError).code : 'ok'));
       expect(codes).toEqual(['ok', 'validation_failed', 'poll_not_found', 'validation_failed', 'ok']);
+    });
+  });
+
+  describe('when the database refuses one command of a batch', () => {
+    // A trigger of this file's own database stands in for any failure only PostgreSQL sees.
+    beforeAll(async () => {
+      await sql`
+        create function refuse_poisoned_target() returns trigger language plpgsql as $$
+        begin
+          if new.target like 'poisoned-%' then raise exception 'refused target %', new.target using errcode = 'check_violation'; end if;
+          return new;
+        end $$`.execute(database.db);
+      await sql`create trigger refuse_poisoned_target before insert on vote_events for each row execute function refuse_poisoned_target()`.execute(database.db);
+    });
+
+    afterAll(async () => {
+      await sql`drop trigger refuse_poisoned_target on vote_events`.execute(database.db);
+    });
+
+    it('fails that command alone and answers each neighbour with its own appended vote', async () => {
+      const target = randomId('post');
+      const results = await Promise.allSettled([
+        vote('likes', target, 'a', 1),
+        vote('votes', target, 'b', -1),
+        vote('likes', randomId('poisoned'), 'c', 1),
+        vote('stars', target, 'd', 4),
+        vote('likes', target, 'e', 1),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: '23514' });
+      const receipts = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.result] : []));
+      expect(receipts.map((r) => [r.voter, r.value, r.changed])).toEqual([['a', 1, true], ['b', -1, true], ['d', 4, true], ['e', 1, true]]);
+      const logged = await database.db.selectFrom('vote_events').select(sql<string>`transaction_id::text || '.' || global_position::text`.as('position')).where('project_id', '=', projectId).where('target', '=', target).execute();
+      expect(new Set(logged.map((row) => row.position))).toEqual(new Set(receipts.map((r) => r.position)));
     });
   });
 
