@@ -9,7 +9,7 @@ import { VoteAppender } from './commands/vote-appender.js';
 import { createApp } from './http/app.js';
 import { type Config, ConfigError, loadConfig } from './platform/config.js';
 import { type DatabaseHandle, openPglite, openPostgres } from './platform/database.js';
-import { createLogger } from './platform/logger.js';
+import { countDroppedLogLines, createLogger, LogOutput } from './platform/logger.js';
 import { migrateToLatest } from './platform/migrate.js';
 import { drainHttpServer, onTerminationSignal } from './platform/shutdown.js';
 import { PostgresLeadership } from './projections/leadership.js';
@@ -23,9 +23,11 @@ import { TallyStreamHub } from './projections/tally-stream-hub.js';
 /** The composition root: the only module that reads the environment and opens connections. */
 async function main(): Promise<void> {
   const config = readConfigOrExit();
-  const logger = createLogger(config.LOG_LEVEL);
+  const logOutput = new LogOutput();
+  const logger = createLogger(config.LOG_LEVEL, logOutput);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  countDroppedLogLines(registry, logOutput);
   const database = await openDatabase(config, logger);
   if (config.migrateOnStart) await migrateToLatest(database.db);
   const readSide = await openReadSide(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger);
@@ -100,6 +102,7 @@ async function main(): Promise<void> {
       await readSide.close();
       await database.close();
       logger.info('stopped');
+      await logOutput.flush(1000);
     },
     10_000,
     () => logger.error('shutdown took longer than 10 s; exiting anyway'),
