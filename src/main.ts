@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -8,6 +10,7 @@ import { ensureDemoProject } from './commands/demo-project.js';
 import { VoteAppender } from './commands/vote-appender.js';
 import { createApp } from './http/app.js';
 import { type Config, ConfigError, loadConfig } from './platform/config.js';
+import { claimDataDir, DataDirInUseError } from './platform/data-dir-owner.js';
 import { type DatabaseHandle, openPglite, openPostgres } from './platform/database.js';
 import { countDroppedLogLines, createLogger, LogOutput } from './platform/logger.js';
 import { migrateToLatest } from './platform/migrate.js';
@@ -81,8 +84,7 @@ async function main(): Promise<void> {
     clientAddressKey: clientAddressKey(config, logger),
     trustProxy: trustProxySetting(config.TRUST_PROXY),
   });
-  const server = app.listen(config.PORT, config.HOST);
-  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  const server = await listenOrExit(app, config.PORT, config.HOST);
   const address = `http://localhost:${config.PORT}`;
   logger.info({ address, role: config.ROLE, database: database.engine, readModel: readSide.inProcess ? 'in-process' : 'redis' }, 'clickvote listening');
   if (demo !== undefined) printDemo(demo, address);
@@ -151,9 +153,27 @@ function readConfigOrExit(): Config {
     return loadConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exit(1);
+    exitWith(error.message);
   }
+}
+
+async function listenOrExit(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
+  const server = app.listen(port, host);
+  try {
+    await once(server, 'listening');
+    return server;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') exitWith(`Cannot listen on ${host}:${port}: the port is in use by another process (set PORT or HOST)`);
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL') exitWith(`Cannot listen on ${host}:${port}: ${code} (set PORT or HOST)`);
+    throw error;
+  }
+}
+
+/** One clear line instead of a stack trace, for what the operator can fix. */
+function exitWith(message: string): never {
+  console.error(message);
+  process.exit(1);
 }
 
 async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
@@ -162,7 +182,21 @@ async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHan
       logger.warn({ err: error }, 'idle database connection lost'),
     );
   }
-  return openPglite(path.resolve(config.DATA_DIR, 'pglite'));
+  const releaseDataDir = await claimDataDirOrExit(config.DATA_DIR, logger);
+  const handle = await openPglite(path.resolve(config.DATA_DIR, 'pglite'));
+  return { ...handle, close: () => handle.close().finally(releaseDataDir) };
+}
+
+async function claimDataDirOrExit(dataDir: string, logger: Logger): Promise<() => Promise<void>> {
+  try {
+    return await claimDataDir(dataDir, (error) => {
+      logger.fatal({ err: error }, 'lost the DATA_DIR lock; exiting so that only one process writes there');
+      process.exit(1);
+    });
+  } catch (error) {
+    if (!(error instanceof DataDirInUseError)) throw error;
+    exitWith(error.message);
+  }
 }
 
 function printDemo(project: { publicKey: string; secretKey: string }, address: string): void {
