@@ -63,8 +63,15 @@ async function main(): Promise<void> {
   const queries = runsApi ? new TallyQueries(database.db, readSide.store, { pollCacheMs: 5000 }) : undefined;
 
   const stopProjecting = new AbortController();
-  const leadership = runsProjector && config.DATABASE_URL !== undefined ? new PostgresLeadership(config.DATABASE_URL, logger) : undefined;
-  const projecting = runsProjector ? lead(projector, leadership, stopProjecting.signal, logger) : Promise.resolve();
+  const leadership =
+    runsProjector && config.DATABASE_URL !== undefined
+      ? new PostgresLeadership(config.DATABASE_URL, logger, { wakeUp: { channel: newVotesChannel, onNotification: () => projector.wake() } })
+      : undefined;
+  const projecting = !runsProjector
+    ? Promise.resolve()
+    : leadership === undefined
+      ? projector.run(stopProjecting.signal)
+      : leadership.lead((termEnded) => projector.run(termEnded), stopProjecting.signal);
 
   const demo = config.createDemoProject && runsApi ? await ensureDemoProject(database.db, config.DATA_DIR) : undefined;
   const stopping = new AbortController();
@@ -99,7 +106,6 @@ async function main(): Promise<void> {
       await hub?.close();
       await appender?.close();
       stopProjecting.abort();
-      await leadership?.release();
       await projecting.catch(() => {});
       await readSide.close();
       await database.close();
@@ -122,18 +128,6 @@ function projectionAdmin(config: Config, database: DatabaseHandle, readSide: Rea
     batchSize: config.PROJECTOR_BATCH_SIZE,
     metrics: createRebuildMetrics(registry),
   });
-}
-
-/** Waits for leadership (a standby waits here), then projects until told to stop. */
-async function lead(projector: Projector, leadership: PostgresLeadership | undefined, signal: AbortSignal, logger: Logger): Promise<void> {
-  if (leadership !== undefined) {
-    await leadership.acquire((error) => {
-      logger.fatal({ err: error }, 'leadership lost; exiting so a standby takes over');
-      process.exit(1);
-    });
-    await leadership.listen(newVotesChannel, () => projector.wake());
-  }
-  await projector.run(signal);
 }
 
 function clientAddressKey(config: Config, logger: Logger): Buffer {
@@ -179,7 +173,7 @@ function exitWith(message: string): never {
 async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
   if (config.DATABASE_URL !== undefined) {
     return openPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE, (error) =>
-      logger.warn({ err: error }, 'idle database connection lost'),
+      logger.warn({ err: error }, 'database connection lost; the pool opens a new one when needed'),
     );
   }
   const releaseDataDir = await claimDataDirOrExit(config.DATA_DIR, logger);

@@ -1,7 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { BallotEvent } from '../domain/ballot.js';
 import type { PollDefinition, PollKind } from '../domain/poll.js';
-import type { Database } from '../platform/database.js';
+import { type Database, isConnectionLost } from '../platform/database.js';
 import { advisoryLockKey, inLockOrder } from './advisory-locks.js';
 import {
   type BallotToSave,
@@ -30,7 +30,7 @@ const retryableCodes = new Set(['23505', '40001', '40P01']);
 /**
  * Appends a batch of vote commands in one transaction of two statements (lock and read, then
  * write) and answers each command separately. A batch that fails for a reason no retry can fix
- * is split, so a bad command fails alone.
+ * is split, so a bad command fails alone; one that keeps losing its connection fails whole.
  */
 export async function appendVoteBatch(
   db: Kysely<Database>,
@@ -43,12 +43,16 @@ export async function appendVoteBatch(
       for (const event of appended) options.onAppended?.(event.kind, event.type);
       return outcomes;
     } catch (error) {
-      const retryable = retryableCodes.has(databaseErrorCode(error) ?? '');
+      // A lost connection is tried again too: if its commit did land, the retry decides every
+      // command against the state it left, so nothing is appended twice.
+      const lost = isConnectionLost(error);
+      const retryable = lost || retryableCodes.has(databaseErrorCode(error) ?? '');
       if (retryable && attempt < options.maxAttempts) {
         await sleep(Math.random() * 5 * attempt);
         continue;
       }
-      if (commands.length === 1) throw error;
+      // Without a database, splitting would only fail each command on its own connection attempt.
+      if (commands.length === 1 || lost) throw error;
       // Settled one by one: a command that still fails must not take its neighbours' answers with it.
       const settled = await Promise.allSettled(commands.map((command) => appendVoteBatch(db, [command], options)));
       return settled.flatMap((outcome): VoteOutcome[] => (outcome.status === 'fulfilled' ? outcome.value : [{ ok: false, error: outcome.reason }]));

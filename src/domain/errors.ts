@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'rebuild_in_progress'
   | 'rebuild_unavailable'
   | 'unavailable'
+  | 'database_unavailable'
   | 'internal';
 
 export interface FieldProblem {

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { ClickvoteError, type ErrorCode, isClickvoteError } from '../domain/errors.js';
+import { isConnectionLost } from '../platform/database.js';
 
 /** The one place where error codes become HTTP statuses (RFC 9457 problem documents). */
 const problems: Record<ErrorCode, { status: number; title: string }> = {
@@ -19,6 +20,7 @@ const problems: Record<ErrorCode, { status: number; title: string }> = {
   idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used for another request' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Service unavailable' },
+  database_unavailable: { status: 503, title: 'The database cannot be reached; try again shortly' },
   projection_behind: { status: 503, title: 'The tallies have not caught up with that position yet' },
 };
 
@@ -53,6 +55,9 @@ const bodyParserErrors: Record<string, ErrorCode> = {
 /** Turns anything thrown below into a ClickvoteError; unknown failures become `internal`. */
 export function toClickvoteError(error: unknown): ClickvoteError {
   if (isClickvoteError(error)) return error;
+  if (isConnectionLost(error)) {
+    return new ClickvoteError('database_unavailable', 'The database connection was lost before this request was answered; send it again shortly.');
+  }
   const { type, status } = (error ?? {}) as { type?: string; status?: number };
   const bodyCode = type === undefined ? undefined : bodyParserErrors[type];
   if (bodyCode !== undefined) return new ClickvoteError(bodyCode, describeBodyError(bodyCode));

@@ -80,14 +80,31 @@ export interface DatabaseHandle {
 export function openPostgres(
   connectionString: string,
   poolSize: number,
-  onIdleClientError: (error: Error) => void = () => {},
+  onConnectionError: (error: Error) => void = () => {},
 ): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString, max: poolSize });
-  // An idle client that loses its server (restart, failover) must not crash the process;
-  // the pool drops it and the next query opens a new one.
-  pool.on('error', onIdleClientError);
+  const pool = new pg.Pool({ connectionString, max: poolSize, keepAlive: true });
+  // A client whose server session ends (restart, failover, pg_terminate_backend, a network drop)
+  // emits 'error' whether it is idle or checked out, and an 'error' nobody hears ends the process.
+  // Every client is heard for its whole life; the pool drops it and the next query opens a new one.
+  pool.on('connect', (client) => client.on('error', onConnectionError));
+  pool.on('error', () => {}); // the same error, repeated by the pool for idle clients
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, engine: 'postgres', close: () => db.destroy() };
+}
+
+const connectionLostCodes = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const connectionLostMessages = /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect)/;
+
+/**
+ * True when a query failed because the database could not be reached or its session ended
+ * (admin shutdown, crash, starting up, any connection exception): worth a retry later, not a bug.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || connectionLostCodes.has(code))) return true;
+  if (error instanceof AggregateError) return error.errors.some(isConnectionLost);
+  return connectionLostMessages.test(error.message);
 }
 
 /** `dataDir` undefined keeps the database in memory (tests). */

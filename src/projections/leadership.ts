@@ -4,56 +4,98 @@ import { advisoryLockKey } from '../commands/advisory-locks.js';
 
 const projectorLockKey = advisoryLockKey('projector', 'tallies');
 
+export interface LeadershipOptions {
+  /** LISTENed to on the leader's connection: a notification there wakes the projector. */
+  readonly wakeUp?: { readonly channel: string; readonly onNotification: () => void };
+  /** Pause before trying again after the connection was lost or could not be opened. */
+  readonly retryMs?: number;
+}
+
 /**
  * One projector works, the others wait as hot standbys: the leader holds a session-level
  * advisory lock on its own connection, which PostgreSQL releases the moment that process dies.
- * The same connection LISTENs for new votes.
+ * A lost connection (restart, failover, terminated session) ends this term, not the process:
+ * the work stops, and the process queues for the lock again on a new connection, so a standby
+ * may lead in the meantime.
  */
 export class PostgresLeadership {
-  private readonly client: pg.Client;
-  private lost = false;
-  private leading = false;
-
   constructor(
-    connectionString: string,
+    private readonly connectionString: string,
     private readonly logger: Logger,
-  ) {
-    this.client = new pg.Client({ connectionString, application_name: 'clickvote-projector', keepAlive: true });
-  }
+    private readonly options: LeadershipOptions = {},
+  ) {}
 
-  /** Resolves once this process leads; a standby waits here. */
-  async acquire(onLost: (error: Error) => void): Promise<void> {
-    this.client.on('error', (error) => this.loseLeadership(error, onLost));
-    this.client.on('end', () => this.loseLeadership(new Error('leadership connection closed'), onLost));
-    await this.client.connect();
-    this.logger.info('projector waiting for leadership');
-    await this.client.query('select pg_advisory_lock($1::bigint)', [projectorLockKey]);
-    this.leading = true;
-    this.logger.info('projector is the leader');
-  }
-
-  async listen(channel: string, onNotification: () => void): Promise<void> {
-    this.client.on('notification', onNotification);
-    await this.client.query(`listen ${pg.escapeIdentifier(channel)}`);
-  }
-
-  /** Lets a standby lead; a process still waiting for the lock just stops waiting. */
-  async release(): Promise<void> {
-    this.lost = true;
-    if (this.leading) {
+  /**
+   * Runs `work` for each term in which this process leads, until `signal` aborts. The signal
+   * `work` gets aborts when the term ends; `work` must then stop and return. The lock is let go
+   * only after `work` has returned.
+   */
+  async lead(work: (termEnded: AbortSignal) => Promise<void>, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const term = this.openTerm();
+      // A standby stops waiting for the lock at once; a leader finishes its work first.
+      const stopWaiting = () => {
+        if (!term.leading) void term.client.end().catch(() => {});
+      };
+      signal.addEventListener('abort', stopWaiting);
       try {
-        await this.client.query('select pg_advisory_unlock_all()');
-      } catch {
-        // Ending the session releases the lock as well.
+        await term.client.connect();
+        this.logger.info('projector waiting for leadership');
+        await term.client.query('select pg_advisory_lock($1::bigint)', [projectorLockKey]);
+        term.leading = true;
+        const { wakeUp } = this.options;
+        if (wakeUp !== undefined) await term.client.query(`listen ${pg.escapeIdentifier(wakeUp.channel)}`);
+        this.logger.info('projector is the leader');
+        await work(AbortSignal.any([signal, term.ended.signal]));
+      } catch (error) {
+        if (!signal.aborted) this.logger.error({ err: error }, 'projector leadership connection failed; queueing for the lock again');
+      } finally {
+        signal.removeEventListener('abort', stopWaiting);
+        await endTerm(term);
       }
+      if (!signal.aborted) await pause(this.options.retryMs ?? 1000, signal);
     }
-    await this.client.end().catch(() => {});
   }
 
-  private loseLeadership(error: Error, onLost: (error: Error) => void): void {
-    if (this.lost) return;
-    this.lost = true;
-    this.logger.error({ err: error }, 'projector lost its leadership connection');
-    onLost(error);
+  private openTerm(): Term {
+    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'clickvote-projector', keepAlive: true });
+    const term: Term = { client, ended: new AbortController(), leading: false };
+    const end = (error: Error) => {
+      if (term.ended.signal.aborted) return;
+      if (term.leading) this.logger.error({ err: error }, 'projector lost its leadership connection');
+      term.ended.abort(error);
+    };
+    // Heard for the client's whole life: an 'error' nobody hears would end the process.
+    client.on('error', end);
+    client.on('end', () => end(new Error('leadership connection closed')));
+    if (this.options.wakeUp !== undefined) client.on('notification', this.options.wakeUp.onNotification);
+    return term;
   }
+}
+
+interface Term {
+  readonly client: pg.Client;
+  /** Aborted when the connection is lost: the lock went with it. */
+  readonly ended: AbortController;
+  leading: boolean;
+}
+
+/** Unlocking first lets a standby lead at once; ending the session would release the lock anyway. */
+async function endTerm(term: Term): Promise<void> {
+  if (term.leading && !term.ended.signal.aborted) await term.client.query('select pg_advisory_unlock_all()').catch(() => {});
+  term.leading = false;
+  term.ended.abort();
+  await term.client.end().catch(() => {});
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
 }

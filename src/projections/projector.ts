@@ -52,7 +52,7 @@ export class Projector {
    * Applies batches until no committed event is left. Three batches overlap: the next is read
    * from PostgreSQL and folded while the previous one is still being written to the store.
    */
-  async catchUp(): Promise<number> {
+  async catchUp(signal?: AbortSignal): Promise<number> {
     const { db, store, batchSize } = this.options;
     if (await store.followLiveGeneration()) this.forget();
     // Only this projector moves the checkpoint while it leads, so it reads it back only after a failure.
@@ -61,7 +61,8 @@ export class Projector {
     let writing: Promise<void> = Promise.resolve();
     let applied = 0;
     try {
-      for (let events = await reading; events.length > 0; events = await reading) {
+      // Stops between batches once told to: a projector that lost its leadership must stop writing.
+      for (let events = await reading; events.length > 0 && signal?.aborted !== true; events = await reading) {
         reading = readEventsAfter(db, events.at(-1)!.position, batchSize);
         reading.catch(() => {}); // a failed batch abandons this read; its error is not news
         if (!this.caching()) await writing;
@@ -83,11 +84,13 @@ export class Projector {
 
   /** Runs until the signal aborts: catch up, then wait for a wake-up or the poll interval. */
   async run(signal: AbortSignal): Promise<void> {
+    // Another projector may have led since this one last ran: read the checkpoint back.
+    this.forget();
     while (!signal.aborted) {
       let failed = false;
       try {
         this.woken = false;
-        await this.catchUp();
+        await this.catchUp(signal);
       } catch (error) {
         failed = true;
         this.options.logger.error({ err: error }, 'projector batch failed; retrying from the checkpoint');
