@@ -35,6 +35,7 @@ describe('the built service with stdout on a pipe nobody reads', () => {
       // the 30 s below only keeps a hung process from hanging the suite.
       const code = await Promise.race([service.stop(), new Promise((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000))]);
       if (service.running()) await service.stop('SIGKILL');
+      console.log(`log stall: ${JSON.stringify({ requests: statuses.length, answered200: statuses.filter((s) => s === 200).length, droppedLines: dropped, exitCode: code })}`);
       expect(code).toBe(0);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
