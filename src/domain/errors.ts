@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'poll_definition_conflict'
   | 'idempotency_key_reused'
   | 'projection_behind'
+  | 'too_many_streams'
+  | 'over_capacity'
   | 'rebuild_in_progress'
   | 'rebuild_unavailable'
   | 'unavailable'

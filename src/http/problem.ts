@@ -18,10 +18,12 @@ const problems: Record<ErrorCode, { status: number; title: string }> = {
   payload_too_large: { status: 413, title: 'The body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used for another request' },
+  too_many_streams: { status: 429, title: 'Too many open streams' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Service unavailable' },
   database_unavailable: { status: 503, title: 'The database cannot be reached; try again shortly' },
   projection_behind: { status: 503, title: 'The tallies have not caught up with that position yet' },
+  over_capacity: { status: 503, title: 'This server is at capacity' },
 };
 
 export function statusOf(code: ErrorCode): number {
@@ -31,7 +33,7 @@ export function statusOf(code: ErrorCode): number {
 export function sendProblem(res: Response, error: ClickvoteError): void {
   const { status, title } = problems[error.code];
   res.locals.problem = error.code;
-  if (status === 503) res.set('Retry-After', '1');
+  if (status === 503 || status === 429) res.set('Retry-After', '1');
   res
     .status(status)
     .type('application/problem+json')

@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
 import { findPoll, pollNotFound, type PollView } from '../commands/polls.js';
 import { ClickvoteError } from '../domain/errors.js';
-import { comparePositions, parsePosition } from '../domain/position.js';
 import { type RankOrder, rankOrdersFor } from '../domain/ranking.js';
 import { averageOf, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
 import { TtlCache } from '../platform/ttl-cache.js';
+import type { ProjectionProgress } from './projection-progress.js';
 import type { TallyStore } from './tally-store.js';
 
 /** The tally shape every read answers with, the same for every kind of poll. */
@@ -26,7 +26,8 @@ export interface TallyView {
 export interface TallyQueryOptions {
   /** How long poll definitions are cached for reads. */
   readonly pollCacheMs: number;
-  readonly checkIntervalMs?: number;
+  /** Wakes `minPosition` readers as the projector moves on. */
+  readonly progress: ProjectionProgress;
 }
 
 /** The read side's questions: single tallies (optionally read-your-writes), batches and top lists. */
@@ -51,17 +52,8 @@ export class TallyQueries {
   }
 
   /** Waits until the read model has applied `minPosition` (a token a vote returned), up to `waitMs`. */
-  async waitForPosition(minPosition: string, waitMs: number): Promise<void> {
-    const wanted = parsePosition(minPosition)!;
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const checkpoint = await this.store.readCheckpoint();
-      if (checkpoint !== undefined && comparePositions(parsePosition(checkpoint)!, wanted) >= 0) return;
-      if (Date.now() >= deadline) {
-        throw new ClickvoteError('projection_behind', `The tallies have not reached position ${minPosition} within ${waitMs} ms; try again.`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.checkIntervalMs ?? 5, Math.max(1, deadline - Date.now()))));
-    }
+  waitForPosition(minPosition: string, waitMs: number): Promise<void> {
+    return this.options.progress.waitFor(minPosition, waitMs);
   }
 
   async top(projectId: string, pollName: string, order: RankOrder, limit: number): Promise<TallyView[]> {

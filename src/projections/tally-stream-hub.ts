@@ -1,4 +1,4 @@
-import type { TallyFeed, TallyUpdate } from './tally-feed.js';
+import type { TallyFeed, TallyListener, TallyUpdate } from './tally-feed.js';
 import { type TallyKey, tallyIdOf } from './tally-key.js';
 
 export type TallyWatcher = (update: TallyUpdate) => void;
@@ -9,14 +9,14 @@ export type TallyWatcher = (update: TallyUpdate) => void;
  */
 export class TallyStreamHub {
   private readonly watchers = new Map<string, Set<TallyWatcher>>();
+  private readonly followers = new Set<TallyListener>();
   private unsubscribe: Promise<() => Promise<void>> | undefined;
 
   constructor(private readonly feed: TallyFeed) {}
 
   /** Calls `watcher` for every change of these tallies until the returned function is called. */
   async watch(keys: readonly TallyKey[], watcher: TallyWatcher): Promise<() => void> {
-    this.unsubscribe ??= this.feed.subscribe((updates) => this.dispatch(updates));
-    await this.unsubscribe;
+    await this.subscribe();
     const ids = keys.map(tallyIdOf);
     for (const id of ids) {
       if (!this.watchers.has(id)) this.watchers.set(id, new Set());
@@ -31,6 +31,13 @@ export class TallyStreamHub {
     };
   }
 
+  /** Calls `listener` with every batch the projector announces, from when this resolves. */
+  async follow(listener: TallyListener): Promise<() => void> {
+    await this.subscribe();
+    this.followers.add(listener);
+    return () => this.followers.delete(listener);
+  }
+
   get watched(): number {
     return this.watchers.size;
   }
@@ -38,9 +45,16 @@ export class TallyStreamHub {
   async close(): Promise<void> {
     if (this.unsubscribe !== undefined) await (await this.unsubscribe)();
     this.watchers.clear();
+    this.followers.clear();
+  }
+
+  private subscribe(): Promise<unknown> {
+    this.unsubscribe ??= this.feed.subscribe((updates) => this.dispatch(updates));
+    return this.unsubscribe;
   }
 
   private dispatch(updates: readonly TallyUpdate[]): void {
+    for (const follower of this.followers) follower(updates);
     for (const update of updates) {
       const set = this.watchers.get(tallyIdOf(update));
       if (set !== undefined) for (const watcher of set) watcher(update);

@@ -8,6 +8,7 @@ import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { createApp } from '../../src/http/app.js';
 import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
 import { inProcessProjectionAdmin, redisProjectionAdmin } from '../../src/projections/projection-admin.js';
+import { ProjectionProgress } from '../../src/projections/projection-progress.js';
 import { Projector } from '../../src/projections/projector.js';
 import { createProjectorMetrics } from '../../src/projections/projector-metrics.js';
 import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
@@ -28,6 +29,7 @@ export interface TestApp {
   readonly store: TallyStore;
   readonly readModel: 'redis' | 'in-process';
   readonly adminToken: string;
+  readonly progress: ProjectionProgress;
   close(): Promise<void>;
 }
 
@@ -35,10 +37,18 @@ export interface TestApp {
  * The real app, in process on a free port, over this test file's own database, with a projector
  * running beside it into Redis (this file's own key prefix) or, without Redis, in process.
  */
-export async function startTestApp(options: { demo?: boolean } = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  readonly demo?: boolean;
+  /** A Redis server of the test's own (one it counts commands on), instead of the shared one. */
+  readonly redisUrl?: string;
+  readonly maxWaiters?: number;
+  readonly progressPollMs?: number;
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const demo = options.demo === true ? await createDemo(database) : undefined;
-  const redis: TestRedis | undefined = await createTestRedis();
+  const redis: TestRedis | undefined = await createTestRedis(options.redisUrl);
   const store = redis === undefined ? new MemoryTallyStore() : await RedisTallyStore.open(redis.client, redis.prefix);
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const registry = new Registry();
@@ -53,7 +63,11 @@ export async function startTestApp(options: { demo?: boolean } = {}): Promise<Te
     metrics: createAppendMetrics(registry),
     onBatchAppended: () => projector.wake(),
   });
-  const queries = new TallyQueries(database.db, store, { pollCacheMs: 0 });
+  const progress = new ProjectionProgress(() => store.readCheckpoint(), (listener) => hub.follow(listener), {
+    maxWaiters: options.maxWaiters ?? 1000,
+    pollMs: options.progressPollMs,
+  });
+  const queries = new TallyQueries(database.db, store, { pollCacheMs: 0, progress });
   const stopProjecting = new AbortController();
   const projecting = projector.run(stopProjecting.signal);
   const clientAddressKey = Buffer.from('test-client-address-key');
@@ -85,6 +99,7 @@ export async function startTestApp(options: { demo?: boolean } = {}): Promise<Te
     store,
     readModel: redis === undefined ? 'in-process' : 'redis',
     adminToken,
+    progress,
     close: async () => {
       stopping.abort();
       await new Promise((resolve) => {

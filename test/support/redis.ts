@@ -17,8 +17,8 @@ let serverUrl: Promise<string | undefined> | undefined;
  * A Redis for one test file: TEST_REDIS_URL, else a testcontainers Redis when a Docker engine
  * answers, else a redis-server from PATH on a free port; undefined (tests skip) when none.
  */
-export async function createTestRedis(): Promise<TestRedis | undefined> {
-  const url = await redisServerUrl();
+export async function createTestRedis(serverUrl?: string): Promise<TestRedis | undefined> {
+  const url = serverUrl ?? (await redisServerUrl());
   if (url === undefined) return undefined;
   const client = await connectRedis(url);
   const prefix = `cvtest_${randomBytes(5).toString('hex')}`;
@@ -49,18 +49,33 @@ export function redisServerUrl(): Promise<string | undefined> {
 }
 
 async function startLocalRedisServer(): Promise<string | undefined> {
-  if (spawnSync('redis-server', ['--version']).status !== 0) {
+  if (!hasRedisServer()) {
     console.warn('\n*** No TEST_REDIS_URL, no Docker engine and no redis-server on PATH: Redis suites are SKIPPED ***\n');
+    return undefined;
+  }
+  return (await startPrivateRedisServer())?.url;
+}
+
+export const hasRedisServer = () => spawnSync('redis-server', ['--version']).status === 0;
+
+/**
+ * A redis-server of the caller's own on a free port, for tests that count its commands or stop it;
+ * undefined (with a loud line) when there is no redis-server on PATH.
+ */
+export async function startPrivateRedisServer(): Promise<{ url: string; stop(): void } | undefined> {
+  if (!hasRedisServer()) {
+    console.warn('\n*** No redis-server on PATH: the suites that need their own Redis are SKIPPED ***\n');
     return undefined;
   }
   const port = await freePort();
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  process.once('exit', () => server.kill());
+  const stop = () => server.kill();
+  process.once('exit', stop);
   for (let attempt = 0; attempt < 50; attempt += 1) {
     try {
       const probe = await connectRedis(`redis://127.0.0.1:${port}`);
       await probe.quit();
-      return `redis://127.0.0.1:${port}`;
+      return { url: `redis://127.0.0.1:${port}`, stop };
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -1,0 +1,112 @@
+import { ClickvoteError } from '../domain/errors.js';
+import { comparePositions, type LogPosition, parsePosition } from '../domain/position.js';
+import type { TallyListener } from './tally-feed.js';
+
+export interface ProgressOptions {
+  /** Readers waiting for a position at once; beyond it a 503. */
+  readonly maxWaiters: number;
+  /** The shared checkpoint read while anyone waits, for a feed message that got lost. */
+  readonly pollMs?: number;
+}
+
+interface Waiter {
+  readonly wanted: LogPosition;
+  readonly resolve: () => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * How far the projector has got, as this process knows it, and the readers waiting for it to pass
+ * a position (`minPosition`). Every applied batch arrives on the tally feed with its positions, so
+ * waking any number of readers costs no Redis call; the checkpoint is read once at the start and,
+ * while anyone waits, once per `pollMs` by the whole process (pub/sub can drop a message).
+ */
+export class ProjectionProgress {
+  private known: LogPosition | undefined;
+  private readonly waiters = new Set<Waiter>();
+  private following: Promise<unknown> | undefined;
+  private reading: Promise<void> | undefined;
+  private poll: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly readCheckpoint: () => Promise<string | undefined>,
+    private readonly follow: (listener: TallyListener) => Promise<unknown>,
+    private readonly options: ProgressOptions,
+  ) {}
+
+  /** Resolves once the read model has applied `token` (a vote's position); 503 after `waitMs`. */
+  async waitFor(token: string, waitMs: number): Promise<void> {
+    const wanted = parsePosition(token)!;
+    this.following ??= this.follow((updates) => this.advance(updates.map((update) => update.position))).then(
+      () => this.read(),
+      (error: unknown) => {
+        this.following = undefined;
+        throw error;
+      },
+    );
+    await this.following;
+    if (this.reached(wanted)) return;
+    if (this.waiters.size >= this.options.maxWaiters) {
+      throw new ClickvoteError('over_capacity', 'Too many readers are waiting for the tallies to catch up; try again shortly.');
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        wanted,
+        resolve,
+        timer: setTimeout(() => {
+          this.remove(waiter);
+          reject(new ClickvoteError('projection_behind', `The tallies have not reached position ${token} within ${waitMs} ms; try again.`));
+        }, waitMs),
+      };
+      this.waiters.add(waiter);
+      this.poll ??= setInterval(() => void this.read(), this.options.pollMs ?? 250);
+    });
+  }
+
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  private advance(tokens: readonly string[]): void {
+    for (const token of tokens) {
+      const position = parsePosition(token);
+      if (position !== undefined && !this.reached(position)) this.known = position;
+    }
+    this.settle();
+  }
+
+  private settle(): void {
+    for (const waiter of this.waiters) {
+      if (this.reached(waiter.wanted)) {
+        this.remove(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** One checkpoint read at a time, however many ask for one. */
+  private read(): Promise<void> {
+    // The store has the last word: after its data was lost, the checkpoint may have gone back.
+    this.reading ??= this.readCheckpoint()
+      .then((checkpoint) => {
+        this.known = checkpoint === undefined ? undefined : parsePosition(checkpoint);
+        this.settle();
+      })
+      .catch(() => {})
+      .finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private reached(wanted: LogPosition): boolean {
+    return this.known !== undefined && comparePositions(this.known, wanted) >= 0;
+  }
+
+  private remove(waiter: Waiter): void {
+    this.waiters.delete(waiter);
+    clearTimeout(waiter.timer);
+    if (this.waiters.size === 0 && this.poll !== undefined) {
+      clearInterval(this.poll);
+      this.poll = undefined;
+    }
+  }
+}
