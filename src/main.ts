@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { newVotesChannel } from './commands/append-votes.js';
 import { createAppendMetrics } from './commands/append-metrics.js';
-import { ensureDemoProject } from './commands/demo-project.js';
+import { type DemoProject, ensureDemoProject } from './commands/demo-project.js';
 import { VoteAppender } from './commands/vote-appender.js';
 import { createApp } from './http/app.js';
 import { type Config, ConfigError, loadConfig } from './platform/config.js';
@@ -14,9 +13,11 @@ import { claimDataDir, DataDirInUseError } from './platform/data-dir-owner.js';
 import { type DatabaseHandle, openPglite, openPostgres } from './platform/database.js';
 import { countDroppedLogLines, createLogger, LogOutput } from './platform/logger.js';
 import { migrateToLatest } from './platform/migrate.js';
+import { type HttpTimeouts, listenHttp } from './platform/http-server.js';
 import { drainHttpServer, onTerminationSignal } from './platform/shutdown.js';
 import { PostgresLeadership } from './projections/leadership.js';
 import { inProcessProjectionAdmin, redisProjectionAdmin } from './projections/projection-admin.js';
+import { ProjectionProgress } from './projections/projection-progress.js';
 import { Projector } from './projections/projector.js';
 import { createProjectorMetrics, createRebuildMetrics } from './projections/projector-metrics.js';
 import { openReadSide, type ReadSide } from './projections/read-side.js';
@@ -60,7 +61,14 @@ async function main(): Promise<void> {
         onBatchAppended: runsProjector ? () => projector.wake() : undefined,
       })
     : undefined;
-  const queries = runsApi ? new TallyQueries(database.db, readSide.store, { pollCacheMs: 5000 }) : undefined;
+  const hub = runsApi ? new TallyStreamHub(readSide.feed) : undefined;
+  const queries =
+    hub === undefined
+      ? undefined
+      : new TallyQueries(database.db, readSide.store, {
+          pollCacheMs: 5000,
+          progress: new ProjectionProgress(() => readSide.store.readCheckpoint(), (listener) => hub.follow(listener), { maxWaiters: config.MIN_POSITION_MAX_WAITERS }),
+        });
 
   const stopProjecting = new AbortController();
   const leadership =
@@ -75,7 +83,6 @@ async function main(): Promise<void> {
 
   const demo = config.createDemoProject && runsApi ? await ensureDemoProject(database.db, config.DATA_DIR) : undefined;
   const stopping = new AbortController();
-  const hub = runsApi ? new TallyStreamHub(readSide.feed) : undefined;
   const app = createApp({
     hub,
     demoPublicKey: demo?.publicKey,
@@ -90,8 +97,14 @@ async function main(): Promise<void> {
     readiness: { redis: readSide.redis, stopping: () => stopping.signal.aborted },
     clientAddressKey: clientAddressKey(config, logger),
     trustProxy: trustProxySetting(config.TRUST_PROXY),
+    streamLimits: {
+      maxStreams: config.REALTIME_MAX_STREAMS,
+      maxStreamsPerClient: config.REALTIME_MAX_STREAMS_PER_CLIENT,
+      maxStreamsPerKey: config.REALTIME_MAX_STREAMS_PER_KEY,
+      maxTargets: config.REALTIME_MAX_TARGETS,
+    },
   });
-  const server = await listenOrExit(app, config.PORT, config.HOST);
+  const server = await listenOrExit(app, config.PORT, config.HOST, httpTimeouts(config));
   const address = `http://localhost:${config.PORT}`;
   logger.info({ address, role: config.ROLE, database: database.engine, readModel: readSide.inProcess ? 'in-process' : 'redis' }, 'clickvote listening');
   if (demo !== undefined) printDemo(demo, address);
@@ -130,6 +143,14 @@ function projectionAdmin(config: Config, database: DatabaseHandle, readSide: Rea
   });
 }
 
+function httpTimeouts(config: Config): HttpTimeouts {
+  return {
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+  };
+}
+
 function clientAddressKey(config: Config, logger: Logger): Buffer {
   if (config.CLIENT_ADDRESS_HASH_KEY !== undefined) return Buffer.from(config.CLIENT_ADDRESS_HASH_KEY);
   if (config.ROLE !== 'projector') logger.warn('CLIENT_ADDRESS_HASH_KEY is not set: client address hashes will differ after a restart');
@@ -151,11 +172,9 @@ function readConfigOrExit(): Config {
   }
 }
 
-async function listenOrExit(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
-  const server = app.listen(port, host);
+async function listenOrExit(app: ReturnType<typeof createApp>, port: number, host: string, timeouts: HttpTimeouts): Promise<Server> {
   try {
-    await once(server, 'listening');
-    return server;
+    return await listenHttp(app, port, host, timeouts);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') exitWith(`Cannot listen on ${host}:${port}: the port is in use by another process (set PORT or HOST)`);
@@ -193,12 +212,14 @@ async function claimDataDirOrExit(dataDir: string, logger: Logger): Promise<() =
   }
 }
 
-function printDemo(project: { publicKey: string; secretKey: string }, address: string): void {
+/** The secret key is printed once, when the project is created: logs are kept and shipped. */
+function printDemo(project: DemoProject, address: string): void {
   const auth = `-H 'Authorization: Bearer ${project.publicKey}'`;
+  const secret = project.created ? project.secretKey : 'printed when the project was created; kept in DATA_DIR/demo-project.json';
   console.log(`
 Demo project ready (keys kept in DATA_DIR/demo-project.json):
   public key: ${project.publicKey}
-  secret key: ${project.secretKey}
+  secret key: ${secret}
 
 Cast a vote:
   curl -s -X POST ${address}/v1/polls/likes/votes ${auth} \\

@@ -11,19 +11,24 @@ const demoPolls = [
   { name: 'stars', kind: 'rating' },
 ] as const;
 
+export interface DemoProject extends CreatedProject {
+  /** True on the start that created it: the one time its secret key is printed. */
+  readonly created: boolean;
+}
+
 /**
  * The project `npm start` creates on first start so there is something to vote on. Its keys are
- * kept in DATA_DIR (the secret is stored nowhere else in clear) so later starts can print them.
+ * kept in DATA_DIR (readable by its owner only), so the secret need not be printed again.
  */
-export async function ensureDemoProject(db: Kysely<Database>, dataDir: string): Promise<CreatedProject> {
+export async function ensureDemoProject(db: Kysely<Database>, dataDir: string): Promise<DemoProject> {
   const keysFile = path.join(dataDir, 'demo-project.json');
   const saved = await readSaved(keysFile);
-  if (saved !== undefined && (await projectExists(db, saved.id))) return saved;
+  if (saved !== undefined && (await projectExists(db, saved.id))) return { ...saved, created: false };
   const project = await createProject(db, 'demo');
   for (const poll of demoPolls) await definePoll(db, { projectId: project.id, name: poll.name, kind: poll.kind });
   await fs.mkdir(dataDir, { recursive: true });
   await fs.writeFile(keysFile, JSON.stringify(project, null, 2), { mode: 0o600 });
-  return project;
+  return { ...project, created: true };
 }
 
 async function readSaved(file: string): Promise<CreatedProject | undefined> {

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { pinoHttp } from 'pino-http';
 import type { VoteAppender } from '../commands/vote-appender.js';
 import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
@@ -14,6 +12,7 @@ import { adminRoutes } from './admin-routes.js';
 import { analyticsRoutes } from './analytics-routes.js';
 import { auditMetadataWith } from './audit-metadata.js';
 import { auditRoutes } from './audit-routes.js';
+import { refuseSecretKeyInUrl } from './auth.js';
 import { allowAnyOrigin } from './cors.js';
 import { pageRoutes } from './page-routes.js';
 import { healthRoutes, type Readiness } from './health-routes.js';
@@ -22,6 +21,8 @@ import { pollRoutes } from './poll-routes.js';
 import { problemHandler } from './problem.js';
 import { ProjectKeyCache } from './project-key-cache.js';
 import { projectRoutes } from './project-routes.js';
+import { requestLog } from './request-log.js';
+import { StreamCapacity, type StreamLimits } from './stream-capacity.js';
 import { streamRoutes } from './stream-routes.js';
 import { tallyRoutes } from './tally-routes.js';
 import { voteRoutes } from './vote-routes.js';
@@ -48,9 +49,9 @@ export interface AppDependencies {
   readonly readiness?: Readiness;
   /** Express's "trust proxy": whose X-Forwarded-For to believe for the client address. */
   readonly trustProxy?: boolean | number | string;
+  /** Ceilings on realtime streams, so no client can exhaust the process. */
+  readonly streamLimits: StreamLimits;
 }
-
-const requestIdPattern = /^[\w.:-]{1,100}$/;
 
 export function createApp(deps: AppDependencies): Express {
   const { db, appender, queries, logger, adminToken, registry, keyCacheMs = 10_000 } = deps;
@@ -58,20 +59,9 @@ export function createApp(deps: AppDependencies): Express {
   app.set('trust proxy', deps.trustProxy ?? false);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, error) => (error !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-    }),
-  );
+  app.use(requestLog(logger));
   if (registry !== undefined) app.use(httpMetrics(registry));
-  app.use('/v1', allowAnyOrigin);
+  app.use('/v1', allowAnyOrigin, refuseSecretKeyInUrl);
   app.use(pageRoutes(deps.demoPublicKey));
   app.use(healthRoutes(db, registry, deps.readiness ?? { stopping: () => false }));
   if (appender !== undefined && queries !== undefined) {
@@ -82,7 +72,10 @@ export function createApp(deps: AppDependencies): Express {
     app.use(tallyRoutes(keys, queries));
     app.use(auditRoutes(db, keys));
     app.use(analyticsRoutes(db, keys));
-    if (deps.hub !== undefined) app.use(streamRoutes(keys, queries, deps.hub, registry, deps.stopping ?? new AbortController().signal));
+    if (deps.hub !== undefined) {
+      const capacity = new StreamCapacity(deps.streamLimits);
+      app.use(streamRoutes(keys, queries, deps.hub, capacity, registry, deps.stopping ?? new AbortController().signal));
+    }
   }
   if (deps.projections !== undefined) app.use(adminRoutes(adminToken, deps.projections));
   app.use(() => {

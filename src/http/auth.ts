@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
-import type { AuthenticatedProject, KeyAccess } from '../commands/projects.js';
+import type { Request, RequestHandler, Response } from 'express';
+import { type AuthenticatedProject, type KeyAccess, secretKeyPrefix } from '../commands/projects.js';
 import { ClickvoteError } from '../domain/errors.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 
@@ -47,3 +47,21 @@ export function requireAdminToken(adminToken: string | undefined): RequestHandle
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
+
+const secretKeyInUrl = new RegExp(secretKeyPrefix.replaceAll('_', '(?:_|%5f)'), 'i');
+
+/** A secret key in a URL is refused wherever it appears: URLs end up in proxy logs and browser history. */
+export const refuseSecretKeyInUrl: RequestHandler = (req, _res, next) => {
+  const query = req.url.indexOf('?');
+  if (query !== -1 && secretKeyInUrl.test(req.url.slice(query))) {
+    throw new ClickvoteError('forbidden', 'Secret keys never go in a URL: send them as "Authorization: Bearer <key>". Only public keys may go in ?key=.');
+  }
+  next();
+};
+
+/** EventSource cannot set Authorization, so a public key may come as `?key=`. */
+export function publicKeyFromQuery(req: Request, _res: Response, next: () => void): void {
+  const key = req.query.key;
+  if (req.headers.authorization === undefined && typeof key === 'string') req.headers.authorization = `Bearer ${key}`;
+  next();
+}

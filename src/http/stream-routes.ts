@@ -1,11 +1,12 @@
 import { Schema } from 'effect';
-import { type Request, type Response, Router } from 'express';
+import { Router } from 'express';
 import { Gauge, type Registry } from 'prom-client';
 import { averageOf } from '../domain/tally.js';
 import type { TallyQueries, TallyView } from '../projections/tally-queries.js';
 import type { TallyUpdate } from '../projections/tally-feed.js';
 import type { TallyStreamHub } from '../projections/tally-stream-hub.js';
-import { authenticatedProject, requireProjectKey } from './auth.js';
+import type { StreamCapacity } from './stream-capacity.js';
+import { authenticatedProject, publicKeyFromQuery, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { maxBatchTargets } from './tally-routes.js';
 import { decodeInput, Identifier, PollName } from './validation.js';
@@ -13,6 +14,7 @@ import { decodeInput, Identifier, PollName } from './validation.js';
 /** At most one event per target in this window: a burst of votes becomes its last tally. */
 const coalesceMs = 250;
 const heartbeatMs = 15_000;
+const maxBufferedBytes = 64 * 1024;
 
 const StreamParams = Schema.Struct({ poll: PollName });
 const StreamQuery = Schema.Struct({
@@ -29,23 +31,29 @@ export function streamRoutes(
   keys: ProjectKeyCache,
   queries: TallyQueries,
   hub: TallyStreamHub,
+  capacity: StreamCapacity,
   registry: Registry | undefined,
   stopping: AbortSignal,
 ): Router {
   const router = Router();
   const connections = new Gauge({ name: 'clickvote_sse_connections', help: 'Open realtime tally streams', registers: registry === undefined ? [] : [registry] });
 
-  router.get('/v1/polls/:poll/stream', keyFromQuery, requireProjectKey(keys, 'public'), async (req, res) => {
+  router.get('/v1/polls/:poll/stream', publicKeyFromQuery, requireProjectKey(keys, 'public'), async (req, res) => {
     const { poll } = decodeInput(StreamParams, req.params, 'path');
     const { target } = decodeInput(StreamQuery, req.query, 'query');
     const targets = [...new Set(typeof target === 'string' ? [target] : target)];
-    const projectId = authenticatedProject(res).id;
-    const current = await queries.tallies(projectId, poll, targets);
+    const project = authenticatedProject(res);
+    const projectId = project.id;
+    // Room is taken before any read, so a refused stream costs neither Redis nor memory.
+    res.once('close', capacity.admit(req.ip ?? 'unknown', project.keyId, targets.length));
+    const current = await capacity.opening(() => queries.tallies(projectId, poll, targets));
 
     res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.flushHeaders();
     connections.inc();
-    const send = (view: TallyView) => res.write(`event: tally\ndata: ${JSON.stringify(view)}\n\n`);
+    const send = (view: TallyView) => write(`event: tally\ndata: ${JSON.stringify(view)}\n\n`);
+    // A client that stops reading would make its events pile up in this process: it is cut off.
+    const write = (text: string) => (res.writableLength > maxBufferedBytes ? res.destroy() : res.write(text));
     for (const view of current) send(view);
 
     const template = current[0]!;
@@ -69,7 +77,7 @@ export function streamRoutes(
         timers.set(update.target, setTimeout(() => flush(update.target), wait));
       },
     );
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
+    const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs);
     // A stopping server ends its streams; EventSource reconnects to another replica.
     const end = () => res.end();
     stopping.addEventListener('abort', end);
@@ -83,13 +91,6 @@ export function streamRoutes(
   });
 
   return router;
-}
-
-/** EventSource cannot set Authorization; a `key` query parameter stands in for it. */
-function keyFromQuery(req: Request, _res: Response, next: () => void): void {
-  const key = req.query.key;
-  if (req.headers.authorization === undefined && typeof key === 'string') req.headers.authorization = `Bearer ${key}`;
-  next();
 }
 
 function viewOf(template: TallyView, update: TallyUpdate): TallyView {

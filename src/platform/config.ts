@@ -51,6 +51,15 @@ export const EnvironmentSchema = Schema.Struct({
   APPEND_MAX_CONCURRENT_BATCHES: withDefault(PositiveInt(64), 4),
   PROJECTOR_BATCH_SIZE: withDefault(PositiveInt(100_000), 10_000),
   PROJECTOR_POLL_INTERVAL_MS: withDefault(PositiveInt(60_000), 1000),
+  INTERNAL_PORT: optional(Port),
+  HTTP_REQUEST_TIMEOUT_MS: withDefault(PositiveInt(3_600_000), 30_000),
+  HTTP_HEADERS_TIMEOUT_MS: withDefault(PositiveInt(3_600_000), 10_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: withDefault(PositiveInt(3_600_000), 5_000),
+  REALTIME_MAX_STREAMS: withDefault(PositiveInt(1_000_000), 2000),
+  REALTIME_MAX_STREAMS_PER_CLIENT: withDefault(PositiveInt(1_000_000), 20),
+  REALTIME_MAX_STREAMS_PER_KEY: withDefault(PositiveInt(1_000_000), 1000),
+  REALTIME_MAX_TARGETS: withDefault(PositiveInt(10_000_000), 50_000),
+  MIN_POSITION_MAX_WAITERS: withDefault(PositiveInt(1_000_000), 1000),
 });
 
 export type Environment = Schema.Schema.Type<typeof EnvironmentSchema>;
@@ -82,6 +91,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const embedded = environment.DATABASE_URL === undefined;
   if (environment.REDIS_URL === undefined && environment.ROLE !== 'all') {
     throw new ConfigError(`Invalid environment variable REDIS_URL: required when ROLE=${environment.ROLE}, so API and projector processes share one read model`);
+  }
+  if (environment.HTTP_HEADERS_TIMEOUT_MS > environment.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('Invalid environment variable HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
   }
   return {
     ...environment,

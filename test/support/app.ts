@@ -6,6 +6,7 @@ import { definePoll } from '../../src/commands/polls.js';
 import { createProject } from '../../src/commands/projects.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { createApp } from '../../src/http/app.js';
+import type { StreamLimits } from '../../src/http/stream-capacity.js';
 import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
 import { inProcessProjectionAdmin, redisProjectionAdmin } from '../../src/projections/projection-admin.js';
 import { ProjectionProgress } from '../../src/projections/projection-progress.js';
@@ -43,6 +44,7 @@ export interface TestAppOptions {
   readonly redisUrl?: string;
   readonly maxWaiters?: number;
   readonly progressPollMs?: number;
+  readonly streamLimits?: Partial<StreamLimits>;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -88,6 +90,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     adminToken,
     registry,
     clientAddressKey,
+    streamLimits: { maxStreams: 2000, maxStreamsPerClient: 20, maxStreamsPerKey: 1000, maxTargets: 50_000, ...options.streamLimits },
   }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;

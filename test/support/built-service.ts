@@ -1,14 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from './redis.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
+
+/** The heap cap the image runs every process with (NODE_OPTIONS in the Dockerfile). */
+export const imageNodeOptions = ['--max-old-space-size=160'];
 
 export interface BuiltService {
   readonly url: string;
   readonly pid: number;
   /** What the process wrote to stderr so far. */
   readonly stderr: () => string;
+  /** What the process wrote to stdout and stderr so far, with `stdout: 'capture'`. */
+  readonly output: () => string;
+  /** Peak resident set size so far (the kernel's high-water mark, sampled while it runs), in MB. */
+  readonly peakRssMb: () => number;
   /** Resolves with the exit code (null when a signal ended it) once the process has exited. */
   readonly exited: Promise<number | null>;
   readonly running: () => boolean;
@@ -19,21 +27,25 @@ export interface BuiltService {
 export interface BuiltServiceOptions {
   /**
    * `unread`: stdout is a pipe this side never reads, as behind a stuck log shipper.
-   * `ignore` (default): stdout goes nowhere.
+   * `ignore` (default): stdout goes nowhere. `capture`: read into `output()`.
    */
-  readonly stdout?: 'ignore' | 'unread';
+  readonly stdout?: 'ignore' | 'unread' | 'capture';
+  /** Node flags, e.g. `imageNodeOptions` to run with the image's heap cap. */
+  readonly nodeArgs?: readonly string[];
+  /** The checkout whose build runs (another one's, for before-and-after figures). */
+  readonly root?: string;
   /** Starts are slow while other suites load the machine. */
   readonly startTimeoutMs?: number;
 }
 
 /** `node dist/src/main.js` (run `npm run build` first: vitest's global setup does) with this environment. */
 export function spawnBuiltService(env: Record<string, string | undefined>, options: BuiltServiceOptions = {}): ChildProcess {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    cwd: root,
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), 'dist/src/main.js'], {
+    cwd: options.root ?? root,
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMITS: 'off', ...env },
-    stdio: ['ignore', options.stdout === 'unread' ? 'pipe' : 'ignore', 'pipe'],
+    stdio: ['ignore', options.stdout === undefined || options.stdout === 'ignore' ? 'ignore' : 'pipe', 'pipe'],
   });
-  child.stdout?.pause();
+  if (options.stdout === 'unread') child.stdout?.pause();
   process.once('exit', () => child.kill('SIGKILL'));
   return child;
 }
@@ -43,8 +55,13 @@ export async function startBuiltService(env: Record<string, string | undefined>,
   const port = env.PORT === undefined ? await freePort() : Number(env.PORT);
   const child = spawnBuiltService({ ...env, PORT: String(port) }, options);
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let output = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => ((stderr += chunk), (output += chunk)));
+  if (options.stdout === 'capture') child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  // Sampled as well as read on demand: a process that died has no /proc entry left to read.
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, peakRssOf(child.pid))), 200);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (clearInterval(sampler), resolve(code))));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.startTimeoutMs ?? 90_000);
   for (;;) {
@@ -65,6 +82,8 @@ export async function startBuiltService(env: Record<string, string | undefined>,
     url,
     pid: child.pid!,
     stderr: () => stderr,
+    output: () => output,
+    peakRssMb: () => (peak = Math.max(peak, peakRssOf(child.pid))),
     exited,
     running,
     stop: async (signal = 'SIGTERM') => {
@@ -83,4 +102,13 @@ export async function runBuiltServiceToExit(env: Record<string, string | undefin
   const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
   clearTimeout(killer);
   return { code, stderr };
+}
+
+function peakRssOf(pid: number | undefined): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match === null ? 0 : Math.round(Number(match[1]) / 1024);
+  } catch {
+    return 0;
+  }
 }

@@ -1,0 +1,27 @@
+import { once } from 'node:events';
+import { createServer, type RequestListener, type Server } from 'node:http';
+
+export interface HttpTimeouts {
+  /** Time to receive a whole request, headers and body. */
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept open. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+/** An HTTP server that cuts clients who send slowly or idle, so none can hold a socket for minutes. */
+export async function listenHttp(handler: RequestListener, port: number, host: string, timeouts: HttpTimeouts): Promise<Server> {
+  const server = createServer(
+    {
+      requestTimeout: timeouts.requestTimeoutMs,
+      headersTimeout: timeouts.headersTimeoutMs,
+      // Node looks for requests past those deadlines only this often (every 30 s by default).
+      connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeoutMs),
+    },
+    handler,
+  );
+  server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
+  server.listen(port, host);
+  await once(server, 'listening'); // rejects on 'error', e.g. a port in use
+  return server;
+}
