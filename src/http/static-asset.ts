@@ -23,6 +23,7 @@ export function staticAsset(body: Buffer, contentType: string): StaticAsset {
       const encoding = acceptedEncoding(req);
       res.type(contentType).set({
         'cache-control': cacheControl,
+        'x-content-type-options': 'nosniff',
         vary: 'Accept-Encoding',
         // Each encoding is its own representation, so each has its own strong ETag.
         etag: `"${hash}-${encoding}"`,

@@ -12,6 +12,8 @@ if (!available) console.warn(`\n*** ${chromiumPath} not found: browser tests are
 
 let app: TestApp;
 let browser: Browser;
+/** What the pages' Content-Security-Policy refused: every page must work within it. */
+const refusedByPolicy: string[] = [];
 
 beforeAll(async () => {
   if (!available) return;
@@ -28,11 +30,16 @@ afterAll(async () => {
   await app?.close();
 });
 
+function watchPolicy(page: Page): void {
+  page.on('console', (message) => /Content Security Policy/i.test(message.text()) && refusedByPolicy.push(message.text()));
+}
+
 async function openDemo(voter: string): Promise<Page> {
   const context = await browser.newContext();
   // Each context is a different reader of the page: give each its own voter id.
   await context.addInitScript(`localStorage.setItem('clickvote-voter', ${JSON.stringify(voter)})`);
   const page = await context.newPage();
+  watchPolicy(page);
   await page.goto(`${app.baseUrl}/demo`);
   await page.getByRole('button', { name: 'Like' }).waitFor();
   return page;
@@ -77,6 +84,7 @@ describe.skipIf(!available)('in a real browser', () => {
       await call(app, 'POST', '/v1/polls/likes/votes', { key: app.demo!.publicKey, body: { target, voter, value: 1 } });
     }
     const page = await (await browser.newContext()).newPage();
+    watchPolicy(page);
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
     page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
@@ -93,5 +101,9 @@ describe.skipIf(!available)('in a real browser', () => {
     await expect.poll(() => page.getByRole('button', { name: '30 days' }).getAttribute('aria-pressed')).toBe('true');
     expect(await page.locator('#audit tbody tr').count()).toBeGreaterThan(0);
     await page.screenshot({ path: path.join(screenshots, 'dashboard.png'), fullPage: true });
+  });
+
+  it('no page needed anything its Content-Security-Policy refuses', () => {
+    expect(refusedByPolicy).toEqual([]);
   });
 });

@@ -13,6 +13,26 @@ beforeAll(async () => {
 
 afterAll(() => app.close());
 
+function expectPageProtections(headers: Headers): void {
+  const policy = headers.get('content-security-policy') ?? '';
+  expect(policy).toContain("frame-ancestors 'none'");
+  expect(policy).toContain("script-src 'self'");
+  expect(policy).toContain("default-src 'none'");
+  expect(headers.get('x-content-type-options')).toBe('nosniff');
+}
+
+describe('the pages', () => {
+  it('the dashboard allows only its own scripts and styles, and no framing', async () => {
+    const response = await fetch(`${app.baseUrl}/dashboard`);
+    expect(response.status).toBe(200);
+    expectPageProtections(response.headers);
+    expect(response.headers.get('content-security-policy')).toMatch(/style-src 'self' 'sha256-[\w+/=]+'/);
+    for (const asset of ['/widget.js', '/dashboard.js', '/dashboard.css']) {
+      expect((await fetch(app.baseUrl + asset)).headers.get('x-content-type-options')).toBe('nosniff');
+    }
+  });
+});
+
 describe('the embeddable widget', () => {
   // node:http instead of fetch, which would decompress the body and hide its size on the wire.
   async function getRaw(path: string, headers: Record<string, string>) {
@@ -71,7 +91,9 @@ describe('the embeddable widget', () => {
     const server = express().use(pageRoutes('cv_pk_demo123')).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {
-      const page = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/demo`)).text();
+      const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/demo`);
+      expectPageProtections(response.headers);
+      const page = await response.text();
       expect(page).toContain('data-clickvote-key="cv_pk_demo123"');
       expect(page).toContain(`src="${widgetPath}"`);
       for (const poll of ['likes', 'votes', 'stars']) expect(page).toContain(`data-clickvote-poll="${poll}"`);
