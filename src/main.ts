@@ -7,7 +7,8 @@ import { newVotesChannel } from './commands/append-votes.js';
 import { createAppendMetrics } from './commands/append-metrics.js';
 import { type DemoProject, ensureDemoProject } from './commands/demo-project.js';
 import { VoteAppender } from './commands/vote-appender.js';
-import { createApp } from './http/app.js';
+import { type AppDependencies, createApp } from './http/app.js';
+import { createInternalApp } from './http/internal-app.js';
 import { type Config, ConfigError, loadConfig } from './platform/config.js';
 import { claimDataDir, DataDirInUseError } from './platform/data-dir-owner.js';
 import { type DatabaseHandle, openPglite, openPostgres } from './platform/database.js';
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
 
   const demo = config.createDemoProject && runsApi ? await ensureDemoProject(database.db, config.DATA_DIR) : undefined;
   const stopping = new AbortController();
-  const app = createApp({
+  const deps: AppDependencies = {
     hub,
     demoPublicKey: demo?.publicKey,
     stopping: stopping.signal,
@@ -103,10 +104,13 @@ async function main(): Promise<void> {
       maxStreamsPerKey: config.REALTIME_MAX_STREAMS_PER_KEY,
       maxTargets: config.REALTIME_MAX_TARGETS,
     },
-  });
+  };
+  const app = createApp({ ...deps, internalRoutesElsewhere: config.INTERNAL_PORT !== undefined });
   const server = await listenOrExit(app, config.PORT, config.HOST, httpTimeouts(config));
+  const internalServer =
+    config.INTERNAL_PORT === undefined ? undefined : await listenOrExit(createInternalApp(deps), config.INTERNAL_PORT, config.HOST, httpTimeouts(config));
   const address = `http://localhost:${config.PORT}`;
-  logger.info({ address, role: config.ROLE, database: database.engine, readModel: readSide.inProcess ? 'in-process' : 'redis' }, 'clickvote listening');
+  logger.info({ address, internalPort: config.INTERNAL_PORT, role: config.ROLE, database: database.engine, readModel: readSide.inProcess ? 'in-process' : 'redis' }, 'clickvote listening');
   if (demo !== undefined) printDemo(demo, address);
 
   // Readiness turns 503 at once; then HTTP drains, accepted votes are appended, the projector
@@ -115,7 +119,7 @@ async function main(): Promise<void> {
     async (signal) => {
       stopping.abort();
       logger.info({ signal }, 'shutting down');
-      await drainHttpServer(server, 7000);
+      await Promise.all([drainHttpServer(server, 7000), internalServer && drainHttpServer(internalServer, 7000)]);
       await hub?.close();
       await appender?.close();
       stopProjecting.abort();

@@ -16,6 +16,7 @@ import { refuseSecretKeyInUrl } from './auth.js';
 import { allowAnyOrigin } from './cors.js';
 import { pageRoutes } from './page-routes.js';
 import { healthRoutes, type Readiness } from './health-routes.js';
+import { internalPaths, notServedHere } from './internal-app.js';
 import { httpMetrics } from './http-metrics.js';
 import { pollRoutes } from './poll-routes.js';
 import { problemHandler } from './problem.js';
@@ -51,6 +52,8 @@ export interface AppDependencies {
   readonly trustProxy?: boolean | number | string;
   /** Ceilings on realtime streams, so no client can exhaust the process. */
   readonly streamLimits: StreamLimits;
+  /** True when INTERNAL_PORT serves /metrics and the admin API (createInternalApp): not here, then. */
+  readonly internalRoutesElsewhere?: boolean;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -60,6 +63,7 @@ export function createApp(deps: AppDependencies): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestLog(logger));
+  if (deps.internalRoutesElsewhere === true) app.all(internalPaths, notServedHere);
   if (registry !== undefined) app.use(httpMetrics(registry));
   app.use('/v1', allowAnyOrigin, refuseSecretKeyInUrl);
   app.use(pageRoutes(deps.demoPublicKey));
