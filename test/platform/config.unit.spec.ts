@@ -11,6 +11,20 @@ describe('configuration', () => {
     expect(config).toMatchObject({ embedded: false, migrateOnStart: false, createDemoProject: false, ROLE: 'api', PORT: 8080 });
   });
 
+  it('bounds slow clients, realtime streams and waiting readers by default', () => {
+    expect(loadConfig({})).toMatchObject({
+      HTTP_REQUEST_TIMEOUT_MS: 30_000,
+      HTTP_HEADERS_TIMEOUT_MS: 10_000,
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: 5_000,
+      REALTIME_MAX_STREAMS: 2000,
+      REALTIME_MAX_STREAMS_PER_CLIENT: 20,
+      REALTIME_MAX_STREAMS_PER_KEY: 1000,
+      REALTIME_MAX_TARGETS: 50_000,
+      MIN_POSITION_MAX_WAITERS: 1000,
+    });
+    expect(loadConfig({}).INTERNAL_PORT).toBeUndefined();
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ PORT: 3000, embedded: true });
   });
@@ -23,6 +37,9 @@ describe('configuration', () => {
     [{ APPEND_MAX_BATCH: '0' }, /^Invalid environment variable APPEND_MAX_BATCH/],
     [{ REDIS_KEY_PREFIX: 'a:b' }, /^Invalid environment variable REDIS_KEY_PREFIX/],
     [{ DATABASE_URL: 'postgres://x', ROLE: 'projector' }, /^Invalid environment variable REDIS_URL: required when ROLE=projector/],
+    [{ HTTP_HEADERS_TIMEOUT_MS: '60000', HTTP_REQUEST_TIMEOUT_MS: '30000' }, /^Invalid environment variable HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS$/],
+    [{ REALTIME_MAX_STREAMS: '0' }, /^Invalid environment variable REALTIME_MAX_STREAMS/],
+    [{ INTERNAL_PORT: 'metrics' }, /^Invalid environment variable INTERNAL_PORT/],
   ])('stops on %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
