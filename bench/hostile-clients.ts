@@ -62,7 +62,8 @@ async function measure<T>(redis: Awaited<ReturnType<typeof connectRedis>>, api: 
   const result = await work();
   const seconds = (performance.now() - started) / 1000;
   const calls = redisCalls(await redis.info('commandstats')) - callsBefore;
-  return { ...result, apiAlive: api.running(), peakRssMb: api.peakRssMb(), seconds: Number(seconds.toFixed(1)), redisCallsPerSecond: Math.round(calls / seconds) };
+  const died = api.running() ? undefined : /FATAL ERROR[^\n]*/.exec(api.stderr())?.[0] ?? 'exited';
+  return { ...result, apiAlive: api.running(), died, peakRssMb: api.peakRssMb(), seconds: Number(seconds.toFixed(1)), redisCallsPerSecond: Math.round(calls / seconds) };
 }
 
 async function json(service: BuiltService, method: string, route: string, key: string, body: unknown) {
