@@ -142,7 +142,7 @@ export interface CallOptions {
   readonly headers?: Record<string, string>;
 }
 
-export async function call(app: TestApp, method: string, path: string, options: CallOptions = {}) {
+export async function call(app: Pick<TestApp, 'baseUrl'>, method: string, path: string, options: CallOptions = {}) {
   const headers: Record<string, string> = { ...options.headers };
   if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
   const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));

@@ -58,6 +58,16 @@ export async function createPostgresTestDatabase(serverUrl: string, poolSize = 1
   };
 }
 
+/** A new database with no schema, for a process that migrates it itself; dispose drops it. */
+export async function createEmptyPostgresDatabase(serverUrl: string): Promise<{ url: string; dispose(): Promise<void> }> {
+  const name = `cv_test_${randomBytes(6).toString('hex')}`;
+  await withAdminClient(serverUrl, (client) => client.query(`create database ${name}`));
+  return {
+    url: withDatabase(serverUrl, name),
+    dispose: () => withAdminClient(serverUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+  };
+}
+
 async function withAdminClient<T>(serverUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
