@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { type Kysely, sql } from 'kysely';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { Database } from '../platform/database.js';
 import { pendingMigrations } from '../platform/migrate.js';
 import type { RedisClient } from '../platform/redis.js';
@@ -14,6 +14,18 @@ export interface Readiness {
 
 export function healthRoutes(db: Kysely<Database>, registry: Registry | undefined, readiness: Readiness): Router {
   const router = Router();
+  const checkReadiness = () => readinessOf(db, readiness);
+  // Readiness as a metric too, so an alert can see a process that is up but not ready.
+  if (registry !== undefined) {
+    new Gauge({
+      name: 'clickvote_ready',
+      help: '1 when this process answers /readyz with 200, else 0 (checked at each scrape)',
+      registers: [registry],
+      async collect() {
+        this.set((await checkReadiness()).ready ? 1 : 0);
+      },
+    });
+  }
 
   router.get('/metrics', async (_req, res) => {
     if (registry === undefined) {
@@ -28,17 +40,21 @@ export function healthRoutes(db: Kysely<Database>, registry: Registry | undefine
   });
 
   router.get('/readyz', async (_req, res) => {
-    const [database, migrations, redis] = await Promise.all([
-      check(() => sql`select 1`.execute(db)),
-      check(async () => (await pendingMigrations(db)).length === 0),
-      readiness.redis === undefined ? Promise.resolve(undefined) : check(async () => (await readiness.redis!.ping()) === 'PONG'),
-    ]);
-    const checks = { database, migrations, ...(redis === undefined ? {} : { redis }), stopping: readiness.stopping() };
-    const ready = database && migrations && redis !== false && !checks.stopping;
+    const { ready, checks } = await checkReadiness();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
 
   return router;
+}
+
+async function readinessOf(db: Kysely<Database>, readiness: Readiness) {
+  const [database, migrations, redis] = await Promise.all([
+    check(() => sql`select 1`.execute(db)),
+    check(async () => (await pendingMigrations(db)).length === 0),
+    readiness.redis === undefined ? Promise.resolve(undefined) : check(async () => (await readiness.redis!.ping()) === 'PONG'),
+  ]);
+  const checks = { database, migrations, ...(redis === undefined ? {} : { redis }), stopping: readiness.stopping() };
+  return { ready: database && migrations && redis !== false && !checks.stopping, checks };
 }
 
 async function check(probe: () => Promise<unknown>): Promise<boolean> {

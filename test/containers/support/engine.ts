@@ -41,3 +41,15 @@ export async function engineProblem(): Promise<string | undefined> {
 export async function exitCodeOf(container: string): Promise<number> {
   return Number(await containers('inspect', '--format', '{{.State.ExitCode}}', container));
 }
+
+/** Whether the container's HEALTHCHECK passes now (podman runs it on demand; docker reports its own). */
+export async function isHealthy(container: string): Promise<boolean> {
+  if (engine === 'podman') return (await runCommand([engine, 'healthcheck', 'run', container])).code === 0;
+  return (await containers('inspect', '--format', '{{.State.Health.Status}}', container)) === 'healthy';
+}
+
+/** What the container wrote to stdout and stderr, every run of it. */
+export async function logsOf(container: string): Promise<string> {
+  const outcome = await runCommand([engine, 'logs', container]);
+  return outcome.stdout + outcome.stderr;
+}
