@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     registry,
     readiness: { redis: readSide.redis, stopping: () => stopping.signal.aborted },
     clientAddressKey: clientAddressKey(config, logger),
-    trustProxy: trustProxySetting(config.TRUST_PROXY),
+    trustProxy: config.TRUST_PROXY,
     streamLimits: {
       maxStreams: config.REALTIME_MAX_STREAMS,
       maxStreamsPerClient: config.REALTIME_MAX_STREAMS_PER_CLIENT,
@@ -159,12 +159,6 @@ function clientAddressKey(config: Config, logger: Logger): Buffer {
   if (config.CLIENT_ADDRESS_HASH_KEY !== undefined) return Buffer.from(config.CLIENT_ADDRESS_HASH_KEY);
   if (config.ROLE !== 'projector') logger.warn('CLIENT_ADDRESS_HASH_KEY is not set: client address hashes will differ after a restart');
   return randomBytes(32);
-}
-
-/** "true"/"false", a hop count, or addresses/subnets as Express takes them. */
-function trustProxySetting(value: string): boolean | number | string {
-  if (value === 'true' || value === 'false') return value === 'true';
-  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 function readConfigOrExit(): Config {

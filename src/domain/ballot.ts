@@ -1,5 +1,5 @@
 import { ClickvoteError } from './errors.js';
-import { describeAllowedValues, isAllowedValue, type PollDefinition } from './poll.js';
+import { aPollOf, describeAllowedValues, isAllowedValue, type PollDefinition } from './poll.js';
 
 /**
  * A ballot is one voter's vote on one target in one poll: the event stream and the aggregate.
@@ -49,7 +49,7 @@ function decideCastVote({ poll, value }: CastVote, state: BallotState): BallotEv
     throw new ClickvoteError('poll_archived', `Poll "${poll.name}" is archived and takes no new votes.`);
   }
   if (!isAllowedValue(poll, value)) {
-    throw new ClickvoteError('validation_failed', `A ${poll.kind} poll takes ${describeAllowedValues(poll)}.`, [
+    throw new ClickvoteError('validation_failed', `${aPollOf(poll.kind, true)} takes ${describeAllowedValues(poll)}.`, [
       { field: 'value', message: `must be ${describeAllowedValues(poll)}` },
     ]);
   }

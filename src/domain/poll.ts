@@ -22,6 +22,12 @@ export const ratingLimits = { lowest: 1, highest: 100, defaultMin: 1, defaultMax
 
 const pollNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** "a like poll", "an updown poll": the article follows the sound of the kind. */
+export function aPollOf(kind: PollKind, startsSentence = false): string {
+  const article = /^[aeiou]/.test(kind) ? 'an' : 'a';
+  return `${startsSentence ? article.replace('a', 'A') : article} ${kind} poll`;
+}
+
 export function isValidPollName(name: string): boolean {
   return pollNamePattern.test(name);
 }
@@ -32,8 +38,8 @@ export const pollNameRule = 'letters, digits, ".", "_" or "-", starting with a l
 export function definePollRules(kind: PollKind, min?: number, max?: number): PollRules {
   if (kind === 'like' || kind === 'updown') {
     const problems: FieldProblem[] = [];
-    if (min !== undefined) problems.push({ field: 'min', message: `a ${kind} poll has no min` });
-    if (max !== undefined) problems.push({ field: 'max', message: `a ${kind} poll has no max` });
+    if (min !== undefined) problems.push({ field: 'min', message: `${aPollOf(kind)} has no min` });
+    if (max !== undefined) problems.push({ field: 'max', message: `${aPollOf(kind)} has no max` });
     if (problems.length > 0) throw new ClickvoteError('validation_failed', 'Only rating polls take min and max.', problems);
     return kind === 'like' ? { kind, min: 1, max: 1 } : { kind, min: -1, max: 1 };
   }

@@ -8,9 +8,8 @@ import type { Database } from '../platform/database.js';
 import { exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/audit-log.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
-import { decodeInput, Identifier, PollName } from './validation.js';
+import { decodeInput, Identifier, Instant, PollName } from './validation.js';
 
-const Instant = Schema.Date.annotations({ message: () => 'must be an ISO 8601 date and time' });
 const Cursor = Schema.String.pipe(Schema.filter((cursor) => decodeCursor(cursor) !== undefined || 'must be a cursor from a previous page'));
 const EventsQuery = Schema.Struct({
   poll: Schema.optional(PollName),

@@ -9,7 +9,7 @@ import type { StreamCapacity } from './stream-capacity.js';
 import { authenticatedProject, publicKeyFromQuery, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { maxBatchTargets } from './tally-routes.js';
-import { decodeInput, Identifier, PollName } from './validation.js';
+import { decodeInput, PollName, Targets } from './validation.js';
 
 /** At most one event per target in this window: a burst of votes becomes its last tally. */
 const coalesceMs = 250;
@@ -18,7 +18,7 @@ const maxBufferedBytes = 64 * 1024;
 
 const StreamParams = Schema.Struct({ poll: PollName });
 const StreamQuery = Schema.Struct({
-  target: Schema.Union(Identifier, Schema.Array(Identifier).pipe(Schema.minItems(1), Schema.maxItems(maxBatchTargets))),
+  target: Targets(maxBatchTargets),
   key: Schema.optional(Schema.String),
 });
 

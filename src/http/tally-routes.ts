@@ -5,7 +5,7 @@ import { rankOrders } from '../domain/ranking.js';
 import type { TallyQueries } from '../projections/tally-queries.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
-import { decodeInput, Identifier, PollName } from './validation.js';
+import { decodeInput, Identifier, PollName, Targets } from './validation.js';
 
 export const maxBatchTargets = 100;
 
@@ -20,7 +20,7 @@ const TallyQuery = Schema.Struct({
   waitMs: Schema.optional(IntegerFromQuery(0, 10_000)),
 });
 const BatchQuery = Schema.Struct({
-  target: Schema.Union(Identifier, Schema.Array(Identifier).pipe(Schema.minItems(1), Schema.maxItems(maxBatchTargets))),
+  target: Targets(maxBatchTargets),
   voter: Schema.optional(Identifier),
 });
 const TopQuery = Schema.Struct({

@@ -1,10 +1,26 @@
-import { Either, ParseResult, Schema } from 'effect';
+import { Either, type ParseResult, Schema } from 'effect';
 import { ClickvoteError, type FieldProblem } from '../domain/errors.js';
 import { identifierProblem } from '../domain/identifiers.js';
 import { isValidPollName, pollNameRule } from '../domain/poll.js';
+import { problemsOf } from './field-problems.js';
 
 export const Identifier = Schema.String.pipe(Schema.filter((value) => identifierProblem(value) ?? true));
 export const PollName = Schema.String.pipe(Schema.filter((value) => isValidPollName(value) || `must be ${pollNameRule}`));
+// Every moment the log can hold lies in these years, which both database drivers can also print;
+// an instant outside them (JavaScript reaches year 275760) means the same as the bound.
+const earliestInstant = new Date('0001-01-01T00:00:00.000Z');
+const latestInstant = new Date('9999-12-31T23:59:59.999Z');
+
+/** An ISO 8601 date and time, clamped to what PostgreSQL and its drivers hold. */
+export const Instant = Schema.transform(Schema.Date, Schema.DateFromSelf, {
+  strict: true,
+  decode: (date) => (date < earliestInstant ? earliestInstant : date > latestInstant ? latestInstant : date),
+  encode: (date) => date,
+}).annotations({ message: () => 'must be an ISO 8601 date and time' });
+
+/** One target, or the query key repeated: 1 to `max` of them. */
+export const Targets = (max: number) =>
+  Schema.Union(Identifier, Schema.Array(Identifier).pipe(Schema.minItems(1), Schema.maxItems(max, { message: () => `must be 1 to ${max} targets` })));
 
 // Building a decoder is far dearer than running one, so each schema's is built once.
 const decoders = new WeakMap<object, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>();
@@ -22,9 +38,11 @@ function decoderOf<A, I>(schema: Schema.Schema<A, I>): (input: unknown) => Eithe
 export function decodeInput<A, I>(schema: Schema.Schema<A, I>, input: unknown, what: string, fieldPrefix = ''): A {
   const result = decoderOf(schema)(input);
   if (Either.isRight(result)) return result.right;
-  const problems: FieldProblem[] = ParseResult.ArrayFormatter.formatErrorSync(result.left).map((issue) => ({
-    field: fieldPrefix + (issue.path.length === 0 ? what : issue.path.join('.')),
-    message: issue.message,
+  // Only a body can be absent: the JSON parser leaves it undefined when none was sent.
+  if (input === undefined) throw new ClickvoteError('validation_failed', `A JSON ${what} is required.`, [{ field: what, message: `a JSON ${what} is required` }]);
+  const problems: FieldProblem[] = problemsOf(result.left.issue).map((problem) => ({
+    field: fieldPrefix + (problem.path.length === 0 ? what : problem.path.join('.')),
+    message: problem.message,
   }));
   throw new ClickvoteError('validation_failed', `The ${what} is not valid.`, problems);
 }

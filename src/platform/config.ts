@@ -1,4 +1,5 @@
 import { Either, ParseResult, Schema } from 'effect';
+import proxyAddr from 'proxy-addr';
 
 const Port = Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 65535));
 const PositiveInt = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max));
@@ -19,6 +20,29 @@ const PostgresUrl = Schema.String.pipe(
 const RedisUrl = Schema.String.pipe(
   Schema.pattern(/^rediss?:\/\//, { message: () => 'must be a redis:// or rediss:// URL' }),
 );
+
+/** Express's "trust proxy", checked with the same library Express compiles it with, so a bad one stops the start. */
+const TrustProxy = Schema.transformOrFail(Schema.String, Schema.Union(Schema.Boolean, Schema.Number, Schema.String), {
+  strict: true,
+  decode: (text, _options, ast) => {
+    const setting = trustProxySetting(text);
+    return setting === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, text, 'must be true, false, a hop count, or comma-separated addresses and subnets'))
+      : ParseResult.succeed(setting);
+  },
+  encode: (setting) => ParseResult.succeed(String(setting)),
+});
+
+function trustProxySetting(text: string): boolean | number | string | undefined {
+  if (text === 'true' || text === 'false') return text === 'true';
+  if (/^\d+$/.test(text)) return Number(text);
+  try {
+    proxyAddr.compile(text.split(',').map((part) => part.trim()));
+    return text;
+  } catch {
+    return undefined;
+  }
+}
 
 const secretVariables = new Set(['DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'CLIENT_ADDRESS_HASH_KEY']);
 
@@ -42,7 +66,7 @@ export const EnvironmentSchema = Schema.Struct({
   CLIENT_ADDRESS_HASH_KEY: optional(
     Schema.String.pipe(Schema.minLength(16, { message: () => 'must be at least 16 characters' })),
   ),
-  TRUST_PROXY: withDefault(Schema.String, 'false'),
+  TRUST_PROXY: withDefault(TrustProxy, false),
   LOG_LEVEL: withDefault(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info'),
   MIGRATE_ON_START: optional(BooleanFromString),
   CREATE_DEMO_PROJECT: optional(BooleanFromString),

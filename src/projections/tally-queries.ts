@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { findPoll, pollNotFound, type PollView } from '../commands/polls.js';
 import { ClickvoteError } from '../domain/errors.js';
+import { aPollOf } from '../domain/poll.js';
 import { type RankOrder, rankOrdersFor } from '../domain/ranking.js';
 import { averageOf, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
@@ -59,8 +60,8 @@ export class TallyQueries {
   async top(projectId: string, pollName: string, order: RankOrder, limit: number): Promise<TallyView[]> {
     const poll = await this.pollOf(projectId, pollName);
     if (!rankOrdersFor(poll).includes(order)) {
-      throw new ClickvoteError('validation_failed', `A ${poll.kind} poll cannot be ranked by ${order}.`, [
-        { field: 'order', message: `must be one of ${rankOrdersFor(poll).join(', ')} for a ${poll.kind} poll` },
+      throw new ClickvoteError('validation_failed', `${aPollOf(poll.kind, true)} cannot be ranked by ${order}.`, [
+        { field: 'order', message: `must be one of ${rankOrdersFor(poll).join(', ')} for ${aPollOf(poll.kind)}` },
       ]);
     }
     const [position, ranked] = await Promise.all([this.store.readCheckpoint(), this.store.readTop({ projectId, poll: pollName }, order, limit)]);

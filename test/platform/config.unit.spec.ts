@@ -25,6 +25,15 @@ describe('configuration', () => {
     expect(loadConfig({}).INTERNAL_PORT).toBeUndefined();
   });
 
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['2', 2],
+    ['loopback, 10.0.0.0/8,fd00::/8', 'loopback, 10.0.0.0/8,fd00::/8'],
+  ])('takes TRUST_PROXY=%s as Express does', (text, setting) => {
+    expect(loadConfig({ TRUST_PROXY: text }).TRUST_PROXY).toEqual(setting);
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ PORT: 3000, embedded: true });
   });
@@ -36,6 +45,8 @@ describe('configuration', () => {
     [{ MIGRATE_ON_START: 'yes' }, /^Invalid environment variable MIGRATE_ON_START/],
     [{ APPEND_MAX_BATCH: '0' }, /^Invalid environment variable APPEND_MAX_BATCH/],
     [{ REDIS_KEY_PREFIX: 'a:b' }, /^Invalid environment variable REDIS_KEY_PREFIX/],
+    [{ TRUST_PROXY: 'the-load-balancer' }, /^Invalid environment variable TRUST_PROXY \(got "the-load-balancer"\): must be true, false, a hop count, or comma-separated addresses and subnets$/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /^Invalid environment variable TRUST_PROXY/],
     [{ DATABASE_URL: 'postgres://x', ROLE: 'projector' }, /^Invalid environment variable REDIS_URL: required when ROLE=projector/],
     [{ HTTP_HEADERS_TIMEOUT_MS: '60000', HTTP_REQUEST_TIMEOUT_MS: '30000' }, /^Invalid environment variable HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS$/],
     [{ REALTIME_MAX_STREAMS: '0' }, /^Invalid environment variable REALTIME_MAX_STREAMS/],
