@@ -112,6 +112,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`Invalid environment variable ${variable}${shown}: ${issue?.message ?? 'invalid'}`);
   }
   const environment = decoded.right;
+  refusePlaceholders(environment);
   const embedded = environment.DATABASE_URL === undefined;
   if (environment.REDIS_URL === undefined && environment.ROLE !== 'all') {
     throw new ConfigError(`Invalid environment variable REDIS_URL: required when ROLE=${environment.ROLE}, so API and projector processes share one read model`);
@@ -125,4 +126,26 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     migrateOnStart: environment.MIGRATE_ON_START ?? embedded,
     createDemoProject: environment.CREATE_DEMO_PROJECT ?? embedded,
   };
+}
+
+// .env.example, compose.yaml and deploy/ ship "change-me…" values to be replaced; a deployment
+// that kept one would run with a secret anyone can read.
+const placeholder = /^change-?me/i;
+
+function refusePlaceholders(environment: Environment): void {
+  const refuse = (variable: string, what: string) => {
+    throw new ConfigError(`Invalid environment variable ${variable}: ${what} is still the shipped placeholder; set a secret of your own`);
+  };
+  if (placeholder.test(environment.ADMIN_TOKEN ?? '')) refuse('ADMIN_TOKEN', 'the token');
+  if (placeholder.test(environment.CLIENT_ADDRESS_HASH_KEY ?? '')) refuse('CLIENT_ADDRESS_HASH_KEY', 'the key');
+  if (placeholder.test(databasePassword(environment.DATABASE_URL))) refuse('DATABASE_URL', 'the password');
+}
+
+function databasePassword(url: string | undefined): string {
+  if (url === undefined) return '';
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
 }

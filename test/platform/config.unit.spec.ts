@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../../src/platform/config.js';
 
 describe('configuration', () => {
@@ -68,5 +71,38 @@ describe('configuration', () => {
       expect(error?.message).toMatch(new RegExp(`^Invalid environment variable ${name}: `));
       expect(error?.message).not.toContain(value);
     }
+  });
+});
+
+describe('placeholder secrets', () => {
+  const root = path.resolve(import.meta.dirname, '../..');
+  const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
+  const envExample = Object.fromEntries(read('.env.example').split('\n').filter((line) => /^\w+=/.test(line)).map((line) => line.split(/=(.*)/s).slice(0, 2)));
+  const composeDatabaseUrl = (parse(read('compose.yaml'), { merge: true }) as any).services['api-1'].environment.DATABASE_URL as string;
+  const exampleSecret = (parse(read('deploy/k8s/secret.example.yaml')) as any).stringData as Record<string, string>;
+  const shipped: [string, string, string][] = [
+    ['.env.example', 'ADMIN_TOKEN', envExample.ADMIN_TOKEN],
+    ['.env.example', 'CLIENT_ADDRESS_HASH_KEY', envExample.CLIENT_ADDRESS_HASH_KEY],
+    ['.env.example through compose.yaml', 'DATABASE_URL', composeDatabaseUrl.replace(/\$\{POSTGRES_PASSWORD[^}]*\}/, envExample.POSTGRES_PASSWORD)],
+    ['deploy/k8s/secret.example.yaml', 'ADMIN_TOKEN', exampleSecret.ADMIN_TOKEN!],
+    ['deploy/k8s/secret.example.yaml', 'CLIENT_ADDRESS_HASH_KEY', exampleSecret.CLIENT_ADDRESS_HASH_KEY!],
+    ['deploy/k8s/secret.example.yaml', 'DATABASE_URL', exampleSecret.DATABASE_URL!],
+  ];
+
+  it.each(shipped)('refuses the placeholder from %s in %s with one line naming it', (_file, variable, value) => {
+    expect(value).toMatch(/change-me/);
+    const attempt = () => loadConfig({ [variable]: value, ...(variable === 'DATABASE_URL' ? { REDIS_URL: 'redis://cache:6379' } : {}) });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(new RegExp(`^Invalid environment variable ${variable}: .*placeholder[^\n]*$`));
+    expect(attempt).not.toThrow(value);
+  });
+
+  it('refuses a placeholder password however the URL spells it', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://clickvote:change%2Dme@db:5432/clickvote' })).toThrow(/^Invalid environment variable DATABASE_URL: the password/);
+  });
+
+  it('takes secrets of your own', () => {
+    const config = loadConfig({ ADMIN_TOKEN: 'a-token-nobody-else-has-0123', CLIENT_ADDRESS_HASH_KEY: 'a-key-nobody-else-has-0123', DATABASE_URL: 'postgres://clickvote:s3cret@db:5432/clickvote' });
+    expect(config).toMatchObject({ ADMIN_TOKEN: 'a-token-nobody-else-has-0123', embedded: false });
   });
 });
