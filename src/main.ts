@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { newVotesChannel } from './commands/append-votes.js';
 import { createAppendMetrics } from './commands/append-metrics.js';
 import { type DemoProject, ensureDemoProject } from './commands/demo-project.js';
+import { defaultIdempotencyKeyTtlSeconds, expireIdempotencyKeys } from './commands/idempotency-keys.js';
 import { VoteAppender } from './commands/vote-appender.js';
 import { type AppDependencies, createApp } from './http/app.js';
 import { createInternalApp } from './http/internal-app.js';
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
         windowMs: config.APPEND_BATCH_WINDOW_MS,
         maxBatch: config.APPEND_MAX_BATCH,
         maxConcurrentBatches: config.APPEND_MAX_CONCURRENT_BATCHES,
+        idempotencyKeyTtlSeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS,
         metrics: createAppendMetrics(registry),
         // In one process the projector hears about new votes directly, NOTIFY or not.
         onBatchAppended: runsProjector ? () => projector.wake() : undefined,
@@ -81,6 +83,14 @@ async function main(): Promise<void> {
     : leadership === undefined
       ? projector.run(stopProjecting.signal)
       : leadership.lead((termEnded) => projector.run(termEnded), stopProjecting.signal);
+  // Every projector process may run it: deleting what another already deleted costs nothing.
+  const expiringKeys = runsProjector
+    ? expireIdempotencyKeys(
+        database.db,
+        { ttlSeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS ?? defaultIdempotencyKeyTtlSeconds, intervalMs: 60_000, batchSize: 1000, logger: logger.child({ component: 'idempotency-keys' }) },
+        stopProjecting.signal,
+      )
+    : Promise.resolve();
 
   const demo = config.createDemoProject && runsApi ? await ensureDemoProject(database.db, config.DATA_DIR) : undefined;
   const stopping = new AbortController();
@@ -124,6 +134,7 @@ async function main(): Promise<void> {
       await appender?.close();
       stopProjecting.abort();
       await projecting.catch(() => {});
+      await expiringKeys;
       await readSide.close();
       await database.close();
       logger.info('stopped');

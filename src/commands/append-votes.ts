@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { BallotEvent } from '../domain/ballot.js';
 import type { PollDefinition, PollKind } from '../domain/poll.js';
 import { type Database, isConnectionLost } from '../platform/database.js';
@@ -21,6 +21,8 @@ export interface AppendOptions {
   readonly maxAttempts: number;
   /** Told of every event appended, once its transaction has committed. */
   readonly onAppended?: (kind: PollKind, type: BallotEvent['type']) => void;
+  /** How long an Idempotency-Key is honoured; an older one is a new request. */
+  readonly idempotencyKeyTtlSeconds: number;
 }
 
 export const newVotesChannel = 'clickvote_votes';
@@ -39,7 +41,7 @@ export async function appendVoteBatch(
 ): Promise<VoteOutcome[]> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const { outcomes, appended } = await db.transaction().execute((tx) => appendInTransaction(tx, commands));
+      const { outcomes, appended } = await db.transaction().execute((tx) => appendInTransaction(tx, commands, options.idempotencyKeyTtlSeconds));
       for (const event of appended) options.onAppended?.(event.kind, event.type);
       return outcomes;
     } catch (error) {
@@ -60,10 +62,11 @@ export async function appendVoteBatch(
   }
 }
 
-async function appendInTransaction(tx: Transaction<Database>, commands: readonly VoteCommand[]) {
-  const state = await lockAndReadBatch(tx, commands);
+async function appendInTransaction(tx: Transaction<Database>, commands: readonly VoteCommand[], keyTtlSeconds: number) {
+  const keyTtl = sql`${keyTtlSeconds}::int * interval '1 second'`;
+  const state = await lockAndReadBatch(tx, commands, keyTtl);
   const plan = planBatch(commands, state);
-  const positions = await writeBatch(tx, plan);
+  const positions = await writeBatch(tx, plan, keyTtl);
   const appended = plan.events.map(({ command, event }) => ({ kind: state.polls.get(pollKeyOf(command))!.kind, type: event.type }));
   return { outcomes: plan.outcomes((eventId) => positions.get(eventId)!), appended };
 }
@@ -87,7 +90,7 @@ interface LockedRow {
 }
 
 /** Every appender locks polls (shared), then ballots and keys, each in one fixed order. */
-async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly VoteCommand[]): Promise<BatchState> {
+async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly VoteCommand[], keyTtl: RawBuilder<unknown>): Promise<BatchState> {
   const polls = uniqueBy(commands, pollKeyOf);
   const ballots = uniqueBy(commands, ballotKeyOf);
   const keyed = uniqueBy(commands.filter((c) => c.idempotencyKey !== undefined), idempotencyKeyOf);
@@ -102,7 +105,7 @@ async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly Vo
       ${polls.map((c) => c.projectId)}::uuid[], ${polls.map((c) => c.poll)}::text[],
       ${ballots.map((c) => c.projectId)}::uuid[], ${ballots.map((c) => c.poll)}::text[],
       ${ballots.map((c) => c.target)}::text[], ${ballots.map((c) => c.voter)}::text[],
-      ${keyed.map((c) => c.projectId)}::uuid[], ${keyed.map((c) => c.idempotencyKey!)}::text[]
+      ${keyed.map((c) => c.projectId)}::uuid[], ${keyed.map((c) => c.idempotencyKey!)}::text[], ${keyTtl}
     )
   `.execute(tx);
   return toBatchState(rows);
@@ -136,7 +139,7 @@ function toBatchState(rows: readonly LockedRow[]): BatchState {
  * The whole write of a batch in one statement: events in arrival order (so a ballot's versions
  * follow its positions), the ballots they move, and the first answer to each idempotency key.
  */
-async function writeBatch(tx: Transaction<Database>, plan: BatchPlan): Promise<Map<string, string>> {
+async function writeBatch(tx: Transaction<Database>, plan: BatchPlan, keyTtl: RawBuilder<unknown>): Promise<Map<string, string>> {
   if (plan.events.length === 0 && plan.idempotencyKeys.length === 0) return new Map();
   const e = plan.events;
   const k = plan.idempotencyKeys;
@@ -178,6 +181,11 @@ async function writeBatch(tx: Transaction<Database>, plan: BatchPlan): Promise<M
         ${k.map((x) => ('token' in x.position ? x.position.token : null))}::text[]
       ) as s(project_id, key, request_hash, result, position_event_id, position_token)
       left join new_events e on e.event_id = s.position_event_id
+      where true -- ends the join, so "on conflict" below is not read as a join condition
+      -- The batch read this key as absent while holding its lock: any row still here has expired.
+      on conflict (project_id, key) do update
+        set request_hash = excluded.request_hash, result = excluded.result, created_at = excluded.created_at
+        where idempotency_keys.created_at <= now() - ${keyTtl}
     ),
     -- Delivered at commit; projectors wake early instead of waiting for their next poll.
     notified as materialized (select pg_notify(${newVotesChannel}, '') as sent)

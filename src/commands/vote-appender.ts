@@ -3,6 +3,7 @@ import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
 import type { AppendMetrics } from './append-metrics.js';
 import { appendVoteBatch } from './append-votes.js';
+import { defaultIdempotencyKeyTtlSeconds } from './idempotency-keys.js';
 import type { VoteCommand, VoteReceipt } from './vote-command.js';
 
 export interface VoteAppenderOptions {
@@ -15,6 +16,8 @@ export interface VoteAppenderOptions {
   /** Batches in flight at once; each holds one database connection. */
   readonly maxConcurrentBatches: number;
   readonly maxAttempts?: number;
+  /** How long an Idempotency-Key is honoured (default 24 hours). */
+  readonly idempotencyKeyTtlSeconds?: number;
   readonly onBatchAppended?: (batch: { size: number; durationMs: number }) => void;
   readonly metrics?: AppendMetrics;
 }
@@ -98,7 +101,11 @@ export class VoteAppender {
       const outcomes = await appendVoteBatch(
         this.db,
         batch.map((waiting) => waiting.command),
-        { maxAttempts: this.options.maxAttempts ?? 5, onAppended: (kind, type) => metrics?.votesAppended.inc({ kind, type }) },
+        {
+          maxAttempts: this.options.maxAttempts ?? 5,
+          idempotencyKeyTtlSeconds: this.options.idempotencyKeyTtlSeconds ?? defaultIdempotencyKeyTtlSeconds,
+          onAppended: (kind, type) => metrics?.votesAppended.inc({ kind, type }),
+        },
       );
       const durationMs = performance.now() - started;
       metrics?.batchSize.observe(batch.length);

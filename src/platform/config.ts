@@ -84,6 +84,8 @@ export const EnvironmentSchema = Schema.Struct({
   REALTIME_MAX_STREAMS_PER_KEY: withDefault(PositiveInt(1_000_000), 1000),
   REALTIME_MAX_TARGETS: withDefault(PositiveInt(10_000_000), 50_000),
   MIN_POSITION_MAX_WAITERS: withDefault(PositiveInt(1_000_000), 1000),
+  /** Unset: the append path's default, 24 hours. */
+  IDEMPOTENCY_KEY_TTL_SECONDS: optional(PositiveInt(366 * 24 * 60 * 60)),
 });
 
 export type Environment = Schema.Schema.Type<typeof EnvironmentSchema>;
