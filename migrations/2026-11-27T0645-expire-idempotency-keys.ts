@@ -10,6 +10,11 @@ export async function up(db: Kysely<any>): Promise<void> {
   // The cleanup finds expired keys by age, in small batches.
   await sql`create index idempotency_keys_by_age on idempotency_keys (created_at)`.execute(db);
   await sql`drop function lock_vote_batch(bigint[], bigint[], uuid[], text[], uuid[], text[], text[], text[], uuid[], text[])`.execute(db);
+  await createExpiringLockVoteBatch(db);
+}
+
+/** This migration's lock_vote_batch, for the next one's down(). */
+export async function createExpiringLockVoteBatch(db: Kysely<any>): Promise<void> {
   await createLockVoteBatch(db, sql`and k.created_at > now() - key_ttl`, sql`, key_ttl interval`);
 }
 

@@ -17,7 +17,9 @@ import { countDroppedLogLines, createLogger, LogOutput } from './platform/logger
 import { migrateToLatest } from './platform/migrate.js';
 import { type HttpTimeouts, listenHttp } from './platform/http-server.js';
 import { drainHttpServer, onTerminationSignal } from './platform/shutdown.js';
+import { type EmbeddedCeiling, embeddedCapacityCheck } from './projections/embedded-capacity.js';
 import { PostgresLeadership } from './projections/leadership.js';
+import { MemoryTallyStore } from './projections/memory-tally-store.js';
 import { inProcessProjectionAdmin, redisProjectionAdmin } from './projections/projection-admin.js';
 import { ProjectionProgress } from './projections/projection-progress.js';
 import { Projector } from './projections/projector.js';
@@ -52,6 +54,8 @@ async function main(): Promise<void> {
     tallyCacheSize: readSide.inProcess ? 0 : 100_000,
   });
   if (readSide.inProcess) logger.info({ events: await projector.catchUp() }, 'in-process read model rebuilt from the log');
+  const ceiling = { maxTargets: config.EMBEDDED_MAX_TARGETS, maxBallots: config.EMBEDDED_MAX_BALLOTS };
+  if (readSide.store instanceof MemoryTallyStore) warnWhenFull(readSide.store, ceiling, logger);
 
   const appender = runsApi
     ? new VoteAppender(database.db, {
@@ -62,6 +66,7 @@ async function main(): Promise<void> {
         metrics: createAppendMetrics(registry),
         // In one process the projector hears about new votes directly, NOTIFY or not.
         onBatchAppended: runsProjector ? () => projector.wake() : undefined,
+        admit: readSide.store instanceof MemoryTallyStore ? embeddedCapacityCheck(readSide.store, ceiling) : undefined,
       })
     : undefined;
   const hub = runsApi ? new TallyStreamHub(readSide.feed) : undefined;
@@ -164,6 +169,13 @@ function httpTimeouts(config: Config): HttpTimeouts {
     headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
     keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
   };
+}
+
+function warnWhenFull(store: MemoryTallyStore, ceiling: EmbeddedCeiling, logger: Logger): void {
+  const size = store.size();
+  if (size.targets >= ceiling.maxTargets || size.ballots >= ceiling.maxBallots) {
+    logger.warn({ ...size, ceiling }, 'the embedded read model is at its ceiling: votes on new targets or by new voters get 507 (EMBEDDED_MAX_TARGETS, EMBEDDED_MAX_BALLOTS)');
+  }
 }
 
 function clientAddressKey(config: Config, logger: Logger): Buffer {

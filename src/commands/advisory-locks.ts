@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-type LockSubject = 'ballot' | 'poll' | 'idempotency-key' | 'projector';
+type LockSubject = 'ballot' | 'poll' | 'poll-targets' | 'idempotency-key' | 'projector';
 
 /**
  * A 64-bit advisory lock key for a ballot, poll or idempotency key. Advisory locks cover ballots

@@ -12,6 +12,7 @@ import {
   planBatch,
   pollKeyOf,
   type StoredBallot,
+  targetKeyOf,
   type StoredIdempotencyKey,
 } from './vote-batch.js';
 import type { VoteCommand, VoteOutcome, VoteResult } from './vote-command.js';
@@ -72,7 +73,7 @@ async function appendInTransaction(tx: Transaction<Database>, commands: readonly
 }
 
 interface LockedRow {
-  row_kind: 'poll' | 'ballot' | 'key';
+  row_kind: 'poll' | 'ballot' | 'target' | 'key';
   project_id: string;
   poll: string | null;
   target: string | null;
@@ -82,6 +83,8 @@ interface LockedRow {
   min_value: number | null;
   max_value: number | null;
   archived: boolean | null;
+  max_targets: number | null;
+  target_count: number | null;
   value: number | null;
   version: number | null;
   last_position: string | null;
@@ -89,7 +92,10 @@ interface LockedRow {
   result: VoteResult | null;
 }
 
-/** Every appender locks polls (shared), then ballots and keys, each in one fixed order. */
+/**
+ * Every appender locks polls (shared), then ballots and keys, then (only where a poll with a
+ * target limit may gain a target) the poll's targets, each in one fixed order.
+ */
 async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly VoteCommand[], keyTtl: RawBuilder<unknown>): Promise<BatchState> {
   const polls = uniqueBy(commands, pollKeyOf);
   const ballots = uniqueBy(commands, ballotKeyOf);
@@ -103,6 +109,7 @@ async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly Vo
     select * from lock_vote_batch(
       ${pollLocks}::bigint[], ${ballotLocks}::bigint[],
       ${polls.map((c) => c.projectId)}::uuid[], ${polls.map((c) => c.poll)}::text[],
+      ${polls.map((c) => advisoryLockKey('poll-targets', c.projectId, c.poll))}::bigint[],
       ${ballots.map((c) => c.projectId)}::uuid[], ${ballots.map((c) => c.poll)}::text[],
       ${ballots.map((c) => c.target)}::text[], ${ballots.map((c) => c.voter)}::text[],
       ${keyed.map((c) => c.projectId)}::uuid[], ${keyed.map((c) => c.idempotencyKey!)}::text[], ${keyTtl}
@@ -115,16 +122,23 @@ function toBatchState(rows: readonly LockedRow[]): BatchState {
   const polls = new Map<string, PollDefinition>();
   const ballots = new Map<string, StoredBallot>();
   const idempotencyKeys = new Map<string, StoredIdempotencyKey>();
+  const targetCounts = new Map<string, number>();
+  const knownTargets = new Set<string>();
   for (const row of rows) {
     const projectId = row.project_id;
     if (row.row_kind === 'poll') {
-      polls.set(pollKeyOf({ projectId, poll: row.poll! }), {
+      const pollKey = pollKeyOf({ projectId, poll: row.poll! });
+      polls.set(pollKey, {
         name: row.poll!,
         kind: row.poll_kind!,
         min: row.min_value!,
         max: row.max_value!,
         archived: row.archived!,
+        maxTargets: row.max_targets,
       });
+      if (row.target_count !== null) targetCounts.set(pollKey, row.target_count);
+    } else if (row.row_kind === 'target') {
+      knownTargets.add(targetKeyOf({ projectId, poll: row.poll!, target: row.target! }));
     } else if (row.row_kind === 'ballot') {
       const key = ballotKeyOf({ projectId, poll: row.poll!, target: row.target!, voter: row.voter! } as VoteCommand);
       ballots.set(key, { value: row.value!, version: row.version!, position: row.last_position! });
@@ -132,7 +146,7 @@ function toBatchState(rows: readonly LockedRow[]): BatchState {
       idempotencyKeys.set(`${projectId}\u0000${row.key!}`, { requestHash: row.request_hash!, result: row.result! });
     }
   }
-  return { polls, ballots, idempotencyKeys };
+  return { polls, ballots, idempotencyKeys, targetCounts, knownTargets };
 }
 
 /**
@@ -186,6 +200,14 @@ async function writeBatch(tx: Transaction<Database>, plan: BatchPlan, keyTtl: Ra
       on conflict (project_id, key) do update
         set request_hash = excluded.request_hash, result = excluded.result, created_at = excluded.created_at
         where idempotency_keys.created_at <= now() - ${keyTtl}
+    ),
+    counted_targets as (
+      update polls p set target_count = p.target_count + s.added
+      from unnest(
+        ${plan.targetsAdded.map((x) => x.projectId)}::uuid[], ${plan.targetsAdded.map((x) => x.poll)}::text[],
+        ${plan.targetsAdded.map((x) => x.added)}::int[]
+      ) as s(project_id, poll, added)
+      where p.project_id = s.project_id and p.name = s.poll
     ),
     -- Delivered at commit; projectors wake early instead of waiting for their next poll.
     notified as materialized (select pg_notify(${newVotesChannel}, '') as sent)

@@ -17,33 +17,39 @@ export interface DefinePollInput {
   readonly kind: PollKind;
   readonly min?: number | undefined;
   readonly max?: number | undefined;
+  readonly maxTargets?: number | undefined;
 }
 
 /**
  * Creates or updates a poll. The kind and scale of a poll that already has votes are fixed:
- * changing them would make its tallies mean something else.
+ * changing them would make its tallies mean something else. Its target limit may change at
+ * any time; a limit below the targets it has only stops new ones.
  */
 export async function definePoll(db: Kysely<Database>, input: DefinePollInput, now = new Date()) {
   const rules = definePollRules(input.kind, input.min, input.max);
+  const maxTargets = input.maxTargets ?? null;
   return db.transaction().execute(async (tx): Promise<{ change: PollChange; poll: PollView }> => {
     // Exclusive against the shared lock every vote batch takes on its polls.
     await sql`select pg_advisory_xact_lock(${advisoryLockKey('poll', input.projectId, input.name)}::bigint)`.execute(tx);
     const existing = await findPoll(tx, input.projectId, input.name);
-    const values = { kind: rules.kind, min_value: rules.min, max_value: rules.max, updated_at: now };
+    const values = { kind: rules.kind, min_value: rules.min, max_value: rules.max, max_targets: maxTargets, updated_at: now };
     if (existing === undefined) {
-      await tx.insertInto('polls').values({ project_id: input.projectId, name: input.name, ...values, created_at: now }).execute();
-      return { change: 'created', poll: { name: input.name, ...rules, archived: false, createdAt: now, archivedAt: null } };
+      await tx.insertInto('polls').values({ project_id: input.projectId, name: input.name, ...values, target_count: maxTargets === null ? null : 0, created_at: now }).execute();
+      return { change: 'created', poll: { name: input.name, ...rules, maxTargets, archived: false, createdAt: now, archivedAt: null } };
     }
     if (existing.archived) throw pollArchived(input.name);
-    if (sameRules(existing, rules)) return { change: 'unchanged', poll: existing };
-    if (await pollHasVotes(tx, input.projectId, input.name)) {
+    const rulesChange = !sameRules(existing, rules);
+    if (!rulesChange && existing.maxTargets === maxTargets) return { change: 'unchanged', poll: existing };
+    if (rulesChange && (await pollHasVotes(tx, input.projectId, input.name))) {
       throw new ClickvoteError(
         'poll_definition_conflict',
         `Poll "${input.name}" already has votes; its kind and scale (${existing.kind} ${existing.min}..${existing.max}) cannot change.`,
       );
     }
-    await tx.updateTable('polls').set(values).where('project_id', '=', input.projectId).where('name', '=', input.name).execute();
-    return { change: 'updated', poll: { ...existing, ...rules } };
+    // The count is kept only under a limit: counted when one is set, dropped when it goes.
+    const targetCount = maxTargets === null ? { target_count: null } : existing.maxTargets === null ? { target_count: await countTargets(tx, input.projectId, input.name) } : {};
+    await tx.updateTable('polls').set({ ...values, ...targetCount }).where('project_id', '=', input.projectId).where('name', '=', input.name).execute();
+    return { change: 'updated', poll: { ...existing, ...rules, maxTargets } };
   });
 }
 
@@ -82,6 +88,16 @@ export async function listPolls(db: Kysely<Database>, projectId: string): Promis
   return rows.map(toPollView);
 }
 
+async function countTargets(db: Kysely<Database>, projectId: string, name: string): Promise<number> {
+  const row = await db
+    .selectFrom('ballots')
+    .select((eb) => eb.fn.count<string>('target').distinct().as('n'))
+    .where('project_id', '=', projectId)
+    .where('poll', '=', name)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 async function pollHasVotes(db: Kysely<Database>, projectId: string, name: string): Promise<boolean> {
   const row = await db
     .selectFrom('vote_events')
@@ -93,12 +109,13 @@ async function pollHasVotes(db: Kysely<Database>, projectId: string, name: strin
   return row !== undefined;
 }
 
-function toPollView(row: { name: string; kind: string; min_value: number; max_value: number; created_at: Date; archived_at: Date | null }): PollView {
+function toPollView(row: { name: string; kind: string; min_value: number; max_value: number; max_targets: number | null; created_at: Date; archived_at: Date | null }): PollView {
   return {
     name: row.name,
     kind: row.kind as PollKind,
     min: row.min_value,
     max: row.max_value,
+    maxTargets: row.max_targets,
     archived: row.archived_at !== null,
     createdAt: row.created_at,
     archivedAt: row.archived_at,

@@ -19,6 +19,8 @@ export interface VoteAppenderOptions {
   /** How long an Idempotency-Key is honoured (default 24 hours). */
   readonly idempotencyKeyTtlSeconds?: number;
   readonly onBatchAppended?: (batch: { size: number; durationMs: number }) => void;
+  /** Throws a ClickvoteError for a command the service cannot take now, before it is queued. */
+  readonly admit?: (command: VoteCommand) => void;
   readonly metrics?: AppendMetrics;
 }
 
@@ -49,6 +51,11 @@ export class VoteAppender {
 
   submit(command: VoteCommand): Promise<VoteReceipt> {
     if (this.closing) return Promise.reject(new ClickvoteError('unavailable', 'The service is shutting down.'));
+    try {
+      this.options.admit?.(command);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ command, resolve, reject });
       if (this.queue.length >= this.options.maxBatch) this.startBatches();

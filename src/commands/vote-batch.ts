@@ -21,6 +21,10 @@ export interface BatchState {
   readonly polls: ReadonlyMap<string, PollDefinition>;
   readonly ballots: ReadonlyMap<string, StoredBallot>;
   readonly idempotencyKeys: ReadonlyMap<string, StoredIdempotencyKey>;
+  /** Polls with a target limit: how many targets each has. */
+  readonly targetCounts: ReadonlyMap<string, number>;
+  /** Of the batch's targets in polls with a limit, those the poll already has. */
+  readonly knownTargets: ReadonlySet<string>;
 }
 
 export interface EventToAppend {
@@ -47,16 +51,25 @@ export interface IdempotencyKeyToSave {
   readonly position: PositionSource;
 }
 
+export interface TargetsAdded {
+  readonly projectId: string;
+  readonly poll: string;
+  readonly added: number;
+}
+
 export interface BatchPlan {
   readonly events: EventToAppend[];
   readonly ballots: BallotToSave[];
   readonly idempotencyKeys: IdempotencyKeyToSave[];
+  /** New targets in polls with a limit, for their counts. */
+  readonly targetsAdded: TargetsAdded[];
   /** Builds each caller's outcome once the appended events have positions. */
   readonly outcomes: (positionOfEvent: (eventId: string) => string) => VoteOutcome[];
 }
 
 export const pollKeyOf = (c: { projectId: string; poll: string }) => `${c.projectId}\u0000${c.poll}`;
 export const ballotKeyOf = (c: VoteCommand) => [c.projectId, c.poll, c.target, c.voter].join('\u0000');
+export const targetKeyOf = (c: { projectId: string; poll: string; target: string }) => `${c.projectId}\u0000${c.poll}\u0000${c.target}`;
 export const idempotencyKeyOf = (c: VoteCommand) => `${c.projectId}\u0000${c.idempotencyKey ?? ''}`;
 
 export function requestHashOf(c: VoteCommand): string {
@@ -75,6 +88,8 @@ export function planBatch(commands: readonly VoteCommand[], stored: BatchState):
   const events: EventToAppend[] = [];
   const idempotencyKeys: IdempotencyKeyToSave[] = [];
   const lastEvents = new Map<string, BallotToSave>();
+  const newTargets = new Set<string>();
+  const targetsAdded = new Map<string, TargetsAdded>();
 
   const drafts = commands.map((command, index): Draft => {
     const requestHash = command.idempotencyKey === undefined ? undefined : requestHashOf(command);
@@ -96,6 +111,12 @@ export function planBatch(commands: readonly VoteCommand[], stored: BatchState):
     } catch (error) {
       if (isClickvoteError(error)) return { kind: 'failed', error };
       throw error;
+    }
+    if (decided.length > 0 && poll.maxTargets !== null && !stored.knownTargets.has(targetKeyOf(command)) && !newTargets.has(targetKeyOf(command))) {
+      const counted = targetsAdded.get(pollKeyOf(command)) ?? { projectId: command.projectId, poll: command.poll, added: 0 };
+      if ((stored.targetCounts.get(pollKeyOf(command)) ?? 0) + counted.added >= poll.maxTargets) return { kind: 'failed', error: targetLimitReached(poll) };
+      newTargets.add(targetKeyOf(command));
+      targetsAdded.set(pollKeyOf(command), { ...counted, added: counted.added + 1 });
     }
     let next = current;
     for (const event of decided) {
@@ -119,6 +140,7 @@ export function planBatch(commands: readonly VoteCommand[], stored: BatchState):
     events,
     ballots: [...lastEvents.values()],
     idempotencyKeys,
+    targetsAdded: [...targetsAdded.values()],
     outcomes: (positionOfEvent) => {
       const results: VoteOutcome[] = [];
       for (const draft of drafts) results.push(toOutcome(draft, results, positionOfEvent));
@@ -152,4 +174,9 @@ function fromStored(ballot: StoredBallot | undefined): { state: BallotState; pos
 
 const keyReused = () =>
   new ClickvoteError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.');
+const targetLimitReached = (poll: PollDefinition) =>
+  new ClickvoteError(
+    'poll_target_limit_reached',
+    `Poll "${poll.name}" takes votes on at most ${poll.maxTargets} targets and has them all; votes on those targets still count.`,
+  );
 const pollNotFound = (poll: string) => new ClickvoteError('poll_not_found', `Poll "${poll}" does not exist.`);

@@ -16,7 +16,12 @@ export interface PollRules {
 export interface PollDefinition extends PollRules {
   readonly name: string;
   readonly archived: boolean;
+  /** At most this many targets take votes; null: no limit. */
+  readonly maxTargets: number | null;
 }
+
+/** The largest maxTargets a poll may set (the column is a PostgreSQL integer). */
+export const maxTargetsLimit = 2_147_483_647;
 
 export const ratingLimits = { lowest: 1, highest: 100, defaultMin: 1, defaultMax: 5 } as const;
 

@@ -2,7 +2,7 @@ import { Schema } from 'effect';
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import { archivePoll, definePoll, getPoll, listPolls, type PollView } from '../commands/polls.js';
-import { pollKinds } from '../domain/poll.js';
+import { maxTargetsLimit, pollKinds } from '../domain/poll.js';
 import type { Database } from '../platform/database.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
@@ -13,6 +13,7 @@ const DefinePollBody = Schema.Struct({
   kind: Schema.Literal(...pollKinds),
   min: Schema.optional(Schema.Int),
   max: Schema.optional(Schema.Int),
+  maxTargets: Schema.optional(Schema.Int.pipe(Schema.between(1, maxTargetsLimit, { message: () => `must be an integer from 1 to ${maxTargetsLimit}` }))),
 });
 const PollParams = Schema.Struct({ poll: PollName });
 
@@ -52,6 +53,7 @@ function toPollBody(poll: PollView) {
     name: poll.name,
     kind: poll.kind,
     ...(poll.kind === 'rating' ? { min: poll.min, max: poll.max } : {}),
+    maxTargets: poll.maxTargets,
     archived: poll.archived,
     createdAt: poll.createdAt.toISOString(),
     archivedAt: poll.archivedAt?.toISOString() ?? null,

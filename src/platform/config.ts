@@ -84,6 +84,9 @@ export const EnvironmentSchema = Schema.Struct({
   REALTIME_MAX_STREAMS_PER_KEY: withDefault(PositiveInt(1_000_000), 1000),
   REALTIME_MAX_TARGETS: withDefault(PositiveInt(10_000_000), 50_000),
   MIN_POSITION_MAX_WAITERS: withDefault(PositiveInt(1_000_000), 1000),
+  /** The in-process read model's ceiling (no REDIS_URL); sized for the image's 160 MB heap. */
+  EMBEDDED_MAX_TARGETS: withDefault(PositiveInt(100_000_000), 25_000),
+  EMBEDDED_MAX_BALLOTS: withDefault(PositiveInt(1_000_000_000), 100_000),
   /** Unset: the append path's default, 24 hours. */
   IDEMPOTENCY_KEY_TTL_SECONDS: optional(PositiveInt(366 * 24 * 60 * 60)),
 });

@@ -18,6 +18,10 @@ export interface PollsTable {
   kind: string;
   min_value: number;
   max_value: number;
+  /** At most this many targets; null: no limit. */
+  max_targets: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Targets with a ballot, kept by the append path while max_targets is set; else null. */
+  target_count: ColumnType<number | null, number | null | undefined, number | null>;
   archived_at: Date | null;
   created_at: ColumnType<Date, Date | undefined, never>;
   updated_at: Date;

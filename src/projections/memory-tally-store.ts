@@ -16,6 +16,18 @@ export class MemoryTallyStore implements TallyStore {
   private readonly tallies = new Map<string, Entry>();
   private readonly byPoll = new Map<string, Set<string>>();
   private checkpoint: string | undefined;
+  private ballots = 0;
+
+  /** How much it holds: one tally per target, one entry per active ballot. */
+  size(): { targets: number; ballots: number } {
+    return { targets: this.tallies.size, ballots: this.ballots };
+  }
+
+  /** Whether it holds this target's tally, and this voter's active ballot on it. */
+  holds(key: TallyKey, voter: string): { target: boolean; ballot: boolean } {
+    const entry = this.tallies.get(tallyIdOf(key));
+    return { target: entry !== undefined, ballot: entry?.voters.has(voter) ?? false };
+  }
 
   async loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>> {
     const found = new Map<string, StoredTally>();
@@ -33,8 +45,10 @@ export class MemoryTallyStore implements TallyStore {
       if (current?.checkpoint !== change.expectedCheckpoint) throw new StaleTallyError(`Tally ${id} moved under the projector`);
       const voters = current?.voters ?? new Map<string, number>();
       for (const [voter, value] of change.voters) {
+        const had = voters.has(voter);
         if (value === 0) voters.delete(voter);
         else voters.set(voter, value);
+        this.ballots += Number(value !== 0) - Number(had);
       }
       this.tallies.set(id, { key: change.key, tally: change.tally, checkpoint: change.checkpoint, voters, scores: change.scores });
       const pollId = pollIdOf(change.key);

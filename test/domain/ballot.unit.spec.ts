@@ -3,7 +3,7 @@ import { type BallotEvent, type BallotState, decide, emptyBallot, evolve } from 
 import { ClickvoteError } from '../../src/domain/errors.js';
 import { definePollRules, type PollDefinition, type PollKind } from '../../src/domain/poll.js';
 
-const poll = (kind: PollKind, archived = false): PollDefinition => ({ name: kind, archived, ...definePollRules(kind) });
+const poll = (kind: PollKind, archived = false): PollDefinition => ({ name: kind, archived, maxTargets: null, ...definePollRules(kind) });
 const given = (...events: BallotEvent[]): BallotState => events.reduce(evolve, emptyBallot);
 const when = (kind: PollKind, state: BallotState, value: number) => decide({ type: 'CastVote', poll: poll(kind), value }, state);
 const cast = (value: number, previous: number): BallotEvent => ({ type: 'VoteCast', value, previous });

@@ -7,6 +7,7 @@ import { createProject } from '../../src/commands/projects.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { createApp } from '../../src/http/app.js';
 import type { StreamLimits } from '../../src/http/stream-capacity.js';
+import { type EmbeddedCeiling, embeddedCapacityCheck } from '../../src/projections/embedded-capacity.js';
 import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
 import { inProcessProjectionAdmin, redisProjectionAdmin } from '../../src/projections/projection-admin.js';
 import { ProjectionProgress } from '../../src/projections/projection-progress.js';
@@ -45,12 +46,14 @@ export interface TestAppOptions {
   readonly maxWaiters?: number;
   readonly progressPollMs?: number;
   readonly streamLimits?: Partial<StreamLimits>;
+  /** The embedded read model's ceiling: the app then runs without Redis, as embedded. */
+  readonly embeddedCeiling?: EmbeddedCeiling;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const demo = options.demo === true ? await createDemo(database) : undefined;
-  const redis: TestRedis | undefined = await createTestRedis(options.redisUrl);
+  const redis: TestRedis | undefined = options.embeddedCeiling === undefined ? await createTestRedis(options.redisUrl) : undefined;
   const store = redis === undefined ? new MemoryTallyStore() : await RedisTallyStore.open(redis.client, redis.prefix);
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const registry = new Registry();
@@ -64,6 +67,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     maxConcurrentBatches: 4,
     metrics: createAppendMetrics(registry),
     onBatchAppended: () => projector.wake(),
+    admit: store instanceof MemoryTallyStore && options.embeddedCeiling !== undefined ? embeddedCapacityCheck(store, options.embeddedCeiling) : undefined,
   });
   const progress = new ProjectionProgress(() => store.readCheckpoint(), (listener) => hub.follow(listener), {
     maxWaiters: options.maxWaiters ?? 1000,
@@ -128,7 +132,7 @@ async function createDemo(database: TestDatabase) {
 }
 
 /** A project created through the API, with these polls defined by its secret key. */
-export async function createProjectOverHttp(app: TestApp, name: string, polls: Record<string, { kind: string; min?: number; max?: number }> = {}) {
+export async function createProjectOverHttp(app: TestApp, name: string, polls: Record<string, { kind: string; min?: number; max?: number; maxTargets?: number }> = {}) {
   const project = (await call(app, 'POST', '/v1/projects', { key: app.adminToken, body: { name } })).body as { id: string; publicKey: string; secretKey: string };
   for (const [poll, body] of Object.entries(polls)) await call(app, 'PUT', `/v1/polls/${poll}`, { key: project.secretKey, body });
   return project;
