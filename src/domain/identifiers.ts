@@ -2,11 +2,16 @@
 export const maxIdentifierLength = 256;
 
 export function identifierProblem(value: string): string | undefined {
+  return textProblem(value, maxIdentifierLength);
+}
+
+/** What PostgreSQL text and a column of `maxLength` characters cannot hold, in words; undefined when it can. */
+export function textProblem(value: string, maxLength: number): string | undefined {
   if (value.length === 0) return 'must not be empty';
   if (!value.isWellFormed()) return 'must be valid Unicode (no lone surrogates)';
   // PostgreSQL text cannot hold NUL; rejecting it here keeps a bad id from ever reaching the log.
   if (value.includes('\u0000')) return 'must not contain the NUL character';
-  if (countCodePoints(value) > maxIdentifierLength) return `must be at most ${maxIdentifierLength} characters`;
+  if (countCodePoints(value) > maxLength) return `must be at most ${maxLength} characters`;
   return undefined;
 }
 

@@ -9,6 +9,9 @@ export interface LogPosition {
 }
 
 const tokenPattern = /^(\d{1,20})\.(\d{1,20})$/;
+// What the columns hold: transaction_id is an unsigned xid8, global_position a signed bigint.
+const largestTransactionId = 2n ** 64n - 1n;
+const largestGlobalPosition = 2n ** 63n - 1n;
 
 export function formatPosition(position: LogPosition): string {
   return `${position.transactionId}.${position.globalPosition}`;
@@ -17,7 +20,8 @@ export function formatPosition(position: LogPosition): string {
 export function parsePosition(token: string): LogPosition | undefined {
   const match = tokenPattern.exec(token);
   if (match === null) return undefined;
-  return { transactionId: BigInt(match[1]!), globalPosition: BigInt(match[2]!) };
+  const position = { transactionId: BigInt(match[1]!), globalPosition: BigInt(match[2]!) };
+  return position.transactionId > largestTransactionId || position.globalPosition > largestGlobalPosition ? undefined : position;
 }
 
 export function comparePositions(a: LogPosition, b: LogPosition): number {

@@ -2,13 +2,14 @@ import { Schema } from 'effect';
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import { createProject } from '../commands/projects.js';
+import { textProblem } from '../domain/identifiers.js';
 import type { Database } from '../platform/database.js';
 import { requireAdminToken } from './auth.js';
 import { jsonBody } from './json-body.js';
 import { decodeInput } from './validation.js';
 
 const CreateProjectBody = Schema.Struct({
-  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  name: Schema.Trim.pipe(Schema.filter((name) => textProblem(name, 200) ?? true)),
 });
 
 export function projectRoutes(db: Kysely<Database>, adminToken: string | undefined): Router {
