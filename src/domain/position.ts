@@ -8,6 +8,9 @@ export interface LogPosition {
   readonly globalPosition: bigint;
 }
 
+/** Before the first event: every event of the log comes after it. */
+export const logStart: LogPosition = { transactionId: 0n, globalPosition: 0n };
+
 const tokenPattern = /^(\d{1,20})\.(\d{1,20})$/;
 // What the columns hold: transaction_id is an unsigned xid8, global_position a signed bigint.
 const largestTransactionId = 2n ** 64n - 1n;

@@ -2,7 +2,7 @@ import { Schema } from 'effect';
 import { type Response, Router } from 'express';
 import type { Kysely } from 'kysely';
 import { getPoll } from '../commands/polls.js';
-import { parsePosition } from '../domain/position.js';
+import { formatPosition, logStart, parsePosition } from '../domain/position.js';
 import { averageOf } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
 import { exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/audit-log.js';
@@ -40,7 +40,10 @@ export function auditRoutes(db: Kysely<Database>, keys: ProjectKeyCache): Router
     }
     const page = await readAuditEvents(db, filter, cursor, limit + 1);
     const events = page.slice(0, limit);
-    res.json({ events, next: page.length > limit ? encodeCursor(events.at(-1)!.position) : null });
+    const last = events.at(-1)?.position;
+    // A client at the head keeps resumeAfter and passes it as `after` later to read only what came since.
+    const resumeAfter = last === undefined ? (after ?? encodeCursor(formatPosition(logStart))) : encodeCursor(last);
+    res.json({ events, next: page.length > limit ? encodeCursor(last!) : null, resumeAfter });
   });
 
   router.get('/v1/audit/polls/:poll/tallies/:target', secretKey, async (req, res) => {

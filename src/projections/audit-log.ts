@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
+import { formatPosition, type LogPosition, logStart, parsePosition } from '../domain/position.js';
 import { emptyTally, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
 import { recomputeTallies } from './recompute-tallies.js';
@@ -86,7 +86,7 @@ async function readAuditLines(db: Kysely<Database>, filter: AuditFilter, after: 
 }
 
 function matching(filter: AuditFilter, after: LogPosition | undefined, horizon: bigint | undefined) {
-  const from = after ?? { transactionId: 0n, globalPosition: 0n };
+  const from = after ?? logStart;
   return sql`project_id = ${filter.projectId}
       and (transaction_id, global_position) > (${from.transactionId.toString()}::xid8, ${from.globalPosition.toString()}::bigint)
       and transaction_id < pg_snapshot_xmin(pg_current_snapshot())

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
+import { formatPosition, type LogPosition, logStart, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 
 export interface LoggedVote {
@@ -14,14 +14,12 @@ export interface LoggedVote {
   readonly recordedAtMs: number;
 }
 
-const start: LogPosition = { transactionId: 0n, globalPosition: 0n };
-
 /**
  * The next events in commit-safe order. Only transactions older than every transaction still in
  * flight are read: one that took an earlier position but commits later can never be skipped.
  */
 export async function readEventsAfter(db: Kysely<Database>, after: LogPosition | undefined, limit: number): Promise<LoggedVote[]> {
-  const from = after ?? start;
+  const from = after ?? logStart;
   const { rows } = await sql<{ tx: string; pos: string; project_id: string; poll: string; target: string; voter: string; value: number; previous: number; recorded_ms: number }>`
     select transaction_id::text as tx, global_position::text as pos, project_id, poll, target, voter, value, previous,
            extract(epoch from recorded_at)::float8 * 1000 as recorded_ms

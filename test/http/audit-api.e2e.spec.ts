@@ -13,6 +13,7 @@ afterAll(() => app.close());
 
 const vote = (poll: string, target: string, voter: string, value: number, headers: Record<string, string> = {}) =>
   call(app, 'POST', `/v1/polls/${poll}/votes`, { key: project.publicKey, body: { target, voter, value }, headers });
+const encodeCursor = (position: string) => Buffer.from(position).toString('base64url');
 const audit = (query: string, headers: Record<string, string> = {}) =>
   call(app, 'GET', `/v1/audit/events?${query}`, { key: project.secretKey, headers });
 
@@ -61,6 +62,52 @@ describe('the audit log', () => {
     await writer;
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.slice(0, before.length)).toEqual(before);
+  });
+
+  describe('when a client tails the log', () => {
+    const walkToHead = async (key: string, query: string, after?: string) => {
+      const pages: { events: { eventId: string; position: string }[]; next: string | null; resumeAfter: string }[] = [];
+      let cursor = after;
+      do {
+        const page = await call(app, 'GET', `/v1/audit/events?${query}${cursor === undefined ? '' : `&after=${cursor}`}`, { key });
+        expect(page.status).toBe(200);
+        pages.push(page.body);
+        cursor = page.body.next ?? undefined;
+      } while (pages.at(-1)!.next !== null);
+      return pages;
+    };
+
+    it('answers resumeAfter on every page: the last event returned, and the after given on an empty page', async () => {
+      const tail = await createProjectOverHttp(app, 'audit-tail', { votes: { kind: 'updown' } });
+      const empty = (await call(app, 'GET', '/v1/audit/events', { key: tail.secretKey })).body;
+      expect(empty).toEqual({ events: [], next: null, resumeAfter: expect.any(String) });
+
+      const cast = async (count: number, from: number) => {
+        const positions: string[] = [];
+        for (let i = from; i < from + count; i += 1) {
+          const response = await call(app, 'POST', '/v1/polls/votes/votes', { key: tail.publicKey, body: { target: `t${i % 3}`, voter: `v${i}`, value: 1 } });
+          positions.push(response.body.position);
+        }
+        return positions;
+      };
+      const first = await cast(8, 0);
+      const fromStart = await walkToHead(tail.secretKey, 'limit=3', empty.resumeAfter);
+      expect(fromStart.flatMap((page) => page.events.map((event) => event.position))).toEqual(first);
+      for (const page of fromStart) {
+        expect(page.resumeAfter).toBe(encodeCursor(page.events.at(-1)!.position));
+        if (page.next !== null) expect(page.next).toBe(page.resumeAfter);
+      }
+      const atHead = fromStart.at(-1)!;
+      expect(atHead.next).toBeNull();
+
+      const idle = (await call(app, 'GET', `/v1/audit/events?limit=3&after=${atHead.resumeAfter}`, { key: tail.secretKey })).body;
+      expect(idle).toEqual({ events: [], next: null, resumeAfter: atHead.resumeAfter });
+
+      const more = await cast(5, 8);
+      const resumed = await walkToHead(tail.secretKey, 'limit=3', idle.resumeAfter);
+      expect(resumed.flatMap((page) => page.events.map((event) => event.position))).toEqual(more);
+      expect(resumed.at(-1)!.resumeAfter).toBe(encodeCursor(more.at(-1)!));
+    });
   });
 
   it('streams every match as NDJSON', async () => {
