@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import { formatPosition, type LogPosition, logStart, parsePosition } from '../domain/position.js';
+import { type LogPosition, logStart, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
+import { type OldestTransaction, readOldestTransaction, type UnnamedTransaction } from './oldest-transaction.js';
 
 export interface LoggedVote {
   readonly position: LogPosition;
@@ -41,7 +42,7 @@ export async function readEventsAfter(db: Kysely<Database>, after: LogPosition |
   }));
 }
 
-/** The newest event in commit order, committed or not; the projection's lag is measured against it. */
+/** The newest committed event in commit order; the projection's head. */
 export async function readLogHead(db: Kysely<Database>): Promise<{ position: LogPosition; recordedAt: Date } | undefined> {
   const { rows } = await sql<{ position: string; recorded_at: Date }>`
     select transaction_id::text || '.' || global_position::text as position, recorded_at
@@ -52,20 +53,44 @@ export async function readLogHead(db: Kysely<Database>): Promise<{ position: Log
 }
 
 export interface ProjectionLag {
-  /** The newest event's token, or null on an empty log. */
+  /** The newest committed event's token, or null on an empty log. */
   readonly head: string | null;
   /** Events after the checkpoint (approximate: positions are not commit order). */
   readonly events: number;
-  /** Age of the newest event when anything is left to apply; 0 when caught up. */
+  /** Age of the oldest committed event not applied yet (the first after the checkpoint); 0 when caught up. */
   readonly seconds: number;
+  /**
+   * The transaction that keeps committed events from the projector, when one does: events after
+   * the checkpoint are committed, but a transaction still running began before them.
+   */
+  readonly heldBackBy: OldestTransaction | UnnamedTransaction | null;
+  /** The oldest transaction holding an id anywhere in the cluster, stalling projection or not. */
+  readonly oldestTransaction: OldestTransaction | undefined;
 }
 
-/** How far a read model at `checkpoint` trails the log. */
+/** How far a read model at `checkpoint` trails the committed log, and what holds it back. */
 export async function measureLag(db: Kysely<Database>, checkpoint: string | undefined): Promise<ProjectionLag> {
-  const head = await readLogHead(db);
-  if (head === undefined) return { head: null, events: 0, seconds: 0 };
-  const applied = checkpoint === undefined ? 0n : parsePosition(checkpoint)!.globalPosition;
-  const events = Math.max(0, Number(head.position.globalPosition - applied));
-  const seconds = events === 0 ? 0 : Math.max(0, (Date.now() - head.recordedAt.getTime()) / 1000);
-  return { head: formatPosition(head.position), events, seconds };
+  const applied = (checkpoint === undefined ? undefined : parsePosition(checkpoint)) ?? logStart;
+  const [{ rows }, oldestTransaction] = await Promise.all([
+    sql<{ head: string | null; head_position: string | null; unapplied_ms: number | null; held_back: boolean | null; horizon: string }>`
+      with head as (
+        select transaction_id, global_position from vote_events order by transaction_id desc, global_position desc limit 1
+      ), first_unapplied as (
+        select transaction_id, recorded_at from vote_events
+        where (transaction_id, global_position) > (${applied.transactionId.toString()}::xid8, ${applied.globalPosition.toString()}::bigint)
+        order by transaction_id, global_position limit 1
+      )
+      select (select transaction_id::text || '.' || global_position::text from head) as head,
+             (select global_position::text from head) as head_position,
+             (select extract(epoch from recorded_at)::float8 * 1000 from first_unapplied) as unapplied_ms,
+             (select transaction_id >= pg_snapshot_xmin(pg_current_snapshot()) from first_unapplied) as held_back,
+             pg_snapshot_xmin(pg_current_snapshot())::text as horizon
+    `.execute(db),
+    readOldestTransaction(db),
+  ]);
+  const row = rows[0]!;
+  const events = row.head_position === null ? 0 : Math.max(0, Number(BigInt(row.head_position) - applied.globalPosition));
+  const seconds = row.unapplied_ms === null ? 0 : Math.max(0, (Date.now() - row.unapplied_ms) / 1000);
+  const heldBackBy = row.held_back === true ? (oldestTransaction ?? { kind: 'unknown' as const, transactionId: row.horizon }) : null;
+  return { head: row.head, events, seconds, heldBackBy, oldestTransaction };
 }

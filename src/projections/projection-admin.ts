@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
 import type { RedisClient } from '../platform/redis.js';
-import { measureLag } from './log-reader.js';
+import { measureLag, type ProjectionLag } from './log-reader.js';
 import { beginRebuild, type RebuildProgress, RebuildInProgressError, readRebuildProgress } from './rebuild.js';
 import type { RebuildMetrics } from './projector-metrics.js';
 import { liveGeneration } from './redis-tally-store.js';
@@ -16,6 +16,8 @@ export interface ProjectionStatus {
   readonly checkpoint: string | null;
   readonly head: string | null;
   readonly lag: { readonly events: number; readonly seconds: number };
+  /** What keeps committed events from the projector, when something does. */
+  readonly heldBackBy: ProjectionLag['heldBackBy'];
   readonly rebuild: RebuildProgress | null;
 }
 
@@ -32,7 +34,7 @@ interface Context {
 
 async function statusOf({ db, store }: Context, generation: number, rebuild: RebuildProgress | undefined): Promise<ProjectionStatus[]> {
   const checkpoint = await store.readCheckpoint();
-  const { head, events, seconds } = await measureLag(db, checkpoint);
+  const { head, events, seconds, heldBackBy } = await measureLag(db, checkpoint);
   return [
     {
       name: 'tallies',
@@ -41,6 +43,7 @@ async function statusOf({ db, store }: Context, generation: number, rebuild: Reb
       checkpoint: checkpoint ?? null,
       head,
       lag: { events, seconds },
+      heldBackBy,
       rebuild: rebuild ?? null,
     },
   ];

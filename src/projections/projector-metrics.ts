@@ -5,6 +5,7 @@ export interface ProjectorMetrics {
   readonly batchSize: Histogram;
   readonly lagEvents: Gauge;
   readonly lagSeconds: Gauge;
+  readonly oldestTransactionSeconds: Gauge;
 }
 
 export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
@@ -27,7 +28,12 @@ export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
     }),
     lagSeconds: new Gauge({
       name: 'clickvote_projector_lag_seconds',
-      help: 'Age of the oldest event the read model has not applied yet; 0 when caught up',
+      help: 'Age of the oldest committed event the read model has not applied yet; 0 when caught up',
+      registers: [registry],
+    }),
+    oldestTransactionSeconds: new Gauge({
+      name: 'clickvote_projector_oldest_xact_age_seconds',
+      help: 'Age of the oldest transaction holding a transaction id anywhere in the PostgreSQL cluster (prepared ones too); projection waits for it; 0 when none',
       registers: [registry],
     }),
   };

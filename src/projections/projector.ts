@@ -158,6 +158,7 @@ export class Projector {
     const lag = await measureLag(db, this.checkpoint);
     metrics.lagEvents.set(lag.events);
     metrics.lagSeconds.set(lag.seconds);
+    metrics.oldestTransactionSeconds.set(lag.oldestTransaction?.ageSeconds ?? 0);
   }
 
   private waitForWork(signal: AbortSignal): Promise<void> {

@@ -36,11 +36,13 @@ export interface TestApp {
 }
 
 /**
- * The real app, in process on a free port, over this test file's own database, with a projector
+ * The real app, in process on a free port, over this test file's own database (or the one given), with a projector
  * running beside it into Redis (this file's own key prefix) or, without Redis, in process.
  */
 export interface TestAppOptions {
   readonly demo?: boolean;
+  /** A database of the test's own (say, on a PostgreSQL server it started), instead of a new one on the shared server. */
+  readonly database?: TestDatabase;
   /** A Redis server of the test's own (one it counts commands on), instead of the shared one. */
   readonly redisUrl?: string;
   readonly maxWaiters?: number;
@@ -51,7 +53,7 @@ export interface TestAppOptions {
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+  const database = options.database ?? (await createTestDatabase());
   const demo = options.demo === true ? await createDemo(database) : undefined;
   const redis: TestRedis | undefined = options.embeddedCeiling === undefined ? await createTestRedis(options.redisUrl) : undefined;
   const store = redis === undefined ? new MemoryTallyStore() : await RedisTallyStore.open(redis.client, redis.prefix);
