@@ -1,5 +1,6 @@
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { type DatabaseHandle, openPostgres } from './database.js';
+import path from 'node:path';
+import { type DatabaseHandle, openPglite, openPostgres } from './database.js';
 import { connectRedis, type RedisClient } from './redis.js';
 
 export interface CliConnections {
@@ -9,7 +10,7 @@ export interface CliConnections {
   close(): Promise<void>;
 }
 
-/** The connections the operator commands (replay, verify) need: PostgreSQL and Redis, from the environment. */
+/** The connections the operator commands on the read model (replay, verify) need: PostgreSQL and Redis, from the environment. */
 export async function openCliConnections(command: string): Promise<CliConnections> {
   let config: Config;
   try {
@@ -32,6 +33,18 @@ export async function openCliConnections(command: string): Promise<CliConnection
       await database.close();
     },
   };
+}
+
+/** The database alone (export, import): DATABASE_URL, or the embedded PGlite under DATA_DIR. */
+export async function openCliDatabase(): Promise<DatabaseHandle> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) exitWith(error.message);
+    throw error;
+  }
+  return config.DATABASE_URL === undefined ? openPglite(path.resolve(config.DATA_DIR, 'pglite')) : openPostgres(config.DATABASE_URL, 2);
 }
 
 function exitWith(message: string): never {

@@ -1,7 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import { type LogPosition, logStart, parsePosition } from '../domain/position.js';
+import { formatPosition, type LogPosition, logStart, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
-import { type OldestTransaction, readOldestTransaction, type UnnamedTransaction } from './oldest-transaction.js';
 
 export interface LoggedVote {
   readonly position: LogPosition;
@@ -30,6 +29,7 @@ export async function readEventsAfter(db: Kysely<Database>, after: LogPosition |
     order by transaction_id, global_position
     limit ${limit}
   `.execute(db);
+  if (rows.length === 0 && after !== undefined) await assertInThisLog(db, after);
   return rows.map((row) => ({
     position: { transactionId: BigInt(row.tx), globalPosition: BigInt(row.pos) },
     projectId: row.project_id,
@@ -52,45 +52,25 @@ export async function readLogHead(db: Kysely<Database>): Promise<{ position: Log
   return row === undefined ? undefined : { position: parsePosition(row.position)!, recordedAt: row.recorded_at };
 }
 
-export interface ProjectionLag {
-  /** The newest committed event's token, or null on an empty log. */
-  readonly head: string | null;
-  /** Events after the checkpoint (approximate: positions are not commit order). */
-  readonly events: number;
-  /** Age of the oldest committed event not applied yet (the first after the checkpoint); 0 when caught up. */
-  readonly seconds: number;
-  /**
-   * The transaction that keeps committed events from the projector, when one does: events after
-   * the checkpoint are committed, but a transaction still running began before them.
-   */
-  readonly heldBackBy: OldestTransaction | UnnamedTransaction | null;
-  /** The oldest transaction holding an id anywhere in the cluster, stalling projection or not. */
-  readonly oldestTransaction: OldestTransaction | undefined;
+/**
+ * A read model's checkpoint must name a transaction this database has reached. One that lies
+ * beyond it was built from another copy of the log (say, Redis kept across a restore): following
+ * it would skip every event until the counter passed it, so the projector stops and says so.
+ */
+export class CheckpointFromAnotherLogError extends Error {
+  override readonly name = 'CheckpointFromAnotherLogError';
 }
 
-/** How far a read model at `checkpoint` trails the committed log, and what holds it back. */
-export async function measureLag(db: Kysely<Database>, checkpoint: string | undefined): Promise<ProjectionLag> {
-  const applied = (checkpoint === undefined ? undefined : parsePosition(checkpoint)) ?? logStart;
-  const [{ rows }, oldestTransaction] = await Promise.all([
-    sql<{ head: string | null; head_position: string | null; unapplied_ms: number | null; held_back: boolean | null; horizon: string }>`
-      with head as (
-        select transaction_id, global_position from vote_events order by transaction_id desc, global_position desc limit 1
-      ), first_unapplied as (
-        select transaction_id, recorded_at from vote_events
-        where (transaction_id, global_position) > (${applied.transactionId.toString()}::xid8, ${applied.globalPosition.toString()}::bigint)
-        order by transaction_id, global_position limit 1
-      )
-      select (select transaction_id::text || '.' || global_position::text from head) as head,
-             (select global_position::text from head) as head_position,
-             (select extract(epoch from recorded_at)::float8 * 1000 from first_unapplied) as unapplied_ms,
-             (select transaction_id >= pg_snapshot_xmin(pg_current_snapshot()) from first_unapplied) as held_back,
-             pg_snapshot_xmin(pg_current_snapshot())::text as horizon
-    `.execute(db),
-    readOldestTransaction(db),
-  ]);
-  const row = rows[0]!;
-  const events = row.head_position === null ? 0 : Math.max(0, Number(BigInt(row.head_position) - applied.globalPosition));
-  const seconds = row.unapplied_ms === null ? 0 : Math.max(0, (Date.now() - row.unapplied_ms) / 1000);
-  const heldBackBy = row.held_back === true ? (oldestTransaction ?? { kind: 'unknown' as const, transactionId: row.horizon }) : null;
-  return { head: row.head, events, seconds, heldBackBy, oldestTransaction };
+/** Whether a position lies beyond every transaction this database has started. */
+export async function isBeyondThisLog(db: Kysely<Database>, position: LogPosition): Promise<boolean> {
+  const { rows } = await sql<{ next: string }>`select pg_snapshot_xmax(pg_current_snapshot())::text as next`.execute(db);
+  return position.transactionId >= BigInt(rows[0]!.next);
+}
+
+async function assertInThisLog(db: Kysely<Database>, checkpoint: LogPosition): Promise<void> {
+  if (!(await isBeyondThisLog(db, checkpoint))) return;
+  throw new CheckpointFromAnotherLogError(
+    `The read model's checkpoint ${formatPosition(checkpoint)} lies beyond every transaction of this database: ` +
+      'it was built from another copy of the log (a restore?). Rebuild it from this log: npm run replay.',
+  );
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
 import type { RedisClient } from '../platform/redis.js';
-import { measureLag, type ProjectionLag } from './log-reader.js';
+import { measureLag, type ProjectionLag } from './projection-lag.js';
 import { beginRebuild, type RebuildProgress, RebuildInProgressError, readRebuildProgress } from './rebuild.js';
 import type { RebuildMetrics } from './projector-metrics.js';
 import { liveGeneration } from './redis-tally-store.js';

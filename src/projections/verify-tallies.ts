@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
-import { comparePositions, type LogPosition, parsePosition } from '../domain/position.js';
+import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
 import { emptyTally, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
 import type { RedisClient } from '../platform/redis.js';
+import { isBeyondThisLog, readLogHead } from './log-reader.js';
+import { measureLag, type ProjectionLag } from './projection-lag.js';
 import { recomputeTallies } from './recompute-tallies.js';
 import { liveGeneration, parseTally } from './redis-tally-store.js';
 import { type TallyKey, tallyIdOf } from './tally-key.js';
@@ -16,19 +18,29 @@ export interface TallyDifference {
 export interface VerifyReport {
   readonly generation: number;
   readonly checkpoint: string | undefined;
+  /** The newest committed event when verify began: the read model must reach it. */
+  readonly head: string | undefined;
+  /** How far the read model still trailed that head when verify stopped waiting; undefined once it reached it. */
+  readonly behind: ProjectionLag | undefined;
+  /** The checkpoint lies beyond this database's transactions: the read model was built from another copy of the log. */
+  readonly fromAnotherLog: boolean;
   readonly checked: number;
   readonly differences: TallyDifference[];
 }
 
 /**
- * Recomputes every tally from the log in SQL and compares it with the live Redis generation.
- * Each side is taken at the same place in the log (the projection's checkpoint, or a tally's own
- * when the projector moved it meanwhile), so a busy service verifies as cleanly as a quiet one.
+ * Compares the live Redis generation with the whole log: it must reach the newest event committed
+ * when verify began (waiting up to `waitMs` for the projector to get there), and every tally must
+ * equal the one recomputed from the log in SQL. Each side is taken at the same place in the log
+ * (the projection's checkpoint, or a tally's own when the projector moved it meanwhile), so a busy
+ * service verifies as cleanly as a quiet one. Differences are computed even when it is behind.
  */
-export async function verifyTallies(db: Kysely<Database>, redis: RedisClient, prefix: string): Promise<VerifyReport> {
-  const generation = await liveGeneration(redis, prefix);
-  const checkpoint = (await redis.get(`${prefix}:${generation}:checkpoint`)) ?? undefined;
-  const upTo = checkpoint === undefined ? undefined : parsePosition(checkpoint);
+export async function verifyTallies(db: Kysely<Database>, redis: RedisClient, prefix: string, options: { waitMs?: number } = {}): Promise<VerifyReport> {
+  const head = (await readLogHead(db))?.position;
+  const { generation, checkpoint, upTo } = await waitForHead(redis, prefix, head, Date.now() + (options.waitMs ?? 0));
+  const base = { generation, checkpoint, head: head === undefined ? undefined : formatPosition(head) };
+  if (upTo !== undefined && (await isBeyondThisLog(db, upTo))) return { ...base, behind: undefined, fromAnotherLog: true, checked: 0, differences: [] };
+  const behind = reached(upTo, head) ? undefined : await measureLag(db, checkpoint);
   const stored = await readStoredTallies(redis, `${prefix}:${generation}:tally:`);
   const expected = upTo === undefined ? new Map() : await recomputeTallies(db, { upTo });
   const differences: TallyDifference[] = [];
@@ -40,8 +52,22 @@ export async function verifyTallies(db: Kysely<Database>, redis: RedisClient, pr
   for (const [id, { key, tally }] of expected) {
     if (!stored.has(id) && tally.count > 0) differences.push({ key, expected: tally, actual: emptyTally });
   }
-  return { generation, checkpoint, checked: new Set([...stored.keys(), ...expected.keys()]).size, differences };
+  const checked = new Set([...stored.keys(), ...expected.keys()]).size;
+  return { ...base, behind, fromAnotherLog: false, checked, differences };
 }
+
+async function waitForHead(redis: RedisClient, prefix: string, head: LogPosition | undefined, deadline: number) {
+  for (;;) {
+    const generation = await liveGeneration(redis, prefix);
+    const checkpoint = (await redis.get(`${prefix}:${generation}:checkpoint`)) ?? undefined;
+    const upTo = checkpoint === undefined ? undefined : parsePosition(checkpoint);
+    if (reached(upTo, head) || Date.now() >= deadline) return { generation, checkpoint, upTo };
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const reached = (checkpoint: LogPosition | undefined, head: LogPosition | undefined) =>
+  head === undefined || (checkpoint !== undefined && comparePositions(checkpoint, head) >= 0);
 
 async function readStoredTallies(redis: RedisClient, keyPrefix: string) {
   const stored = new Map<string, { key: TallyKey; tally: Tally; at: LogPosition | undefined }>();
