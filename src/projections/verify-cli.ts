@@ -39,7 +39,7 @@ try {
     console.log(`  The ${report.checked} tallies it holds match the log up to its checkpoint.`);
     process.exitCode = 3;
   } else {
-    console.log(`verify: all ${report.checked} tallies match the whole log (${where}).`);
+    console.log(`verify: all ${report.checked} tallies match the log, up to its newest event (${where}).`);
   }
 } finally {
   await connections.close();
