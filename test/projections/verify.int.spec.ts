@@ -1,0 +1,67 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VoteAppender } from '../../src/commands/vote-appender.js';
+import { Projector } from '../../src/projections/projector.js';
+import { RedisKeys } from '../../src/projections/redis-keys.js';
+import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
+import { verifyTallies } from '../../src/projections/verify-tallies.js';
+import { runCli } from '../support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { givenProjectWithPolls } from '../support/fixtures.js';
+import { createTestRedis, type TestRedis } from '../support/redis.js';
+import { castRandomVotes } from '../support/votes.js';
+
+const logger = pino({ level: 'silent' });
+let database: TestDatabase;
+let redis: TestRedis | undefined;
+let appender: VoteAppender;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  redis = await createTestRedis();
+  appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 2 });
+});
+
+afterAll(async () => {
+  await appender.close();
+  await redis?.dispose();
+  await database.dispose();
+});
+
+describe('npm run verify checks the whole log', () => {
+  it('reports a read model that misses events as behind, waits for it to catch up, and fails one that is wrong', { timeout: 180_000 }, async (context) => {
+    if (database.url === undefined || redis === undefined) return context.skip();
+    const prefix = `${redis.prefix}_verify`;
+    const env = { DATABASE_URL: database.url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix };
+    const projectId = (await givenProjectWithPolls(database.db)).id;
+    await castRandomVotes(appender, projectId, 120);
+    const store = await RedisTallyStore.open(redis.client, prefix);
+    const projector = new Projector({ db: database.db, store, logger, batchSize: 50, pollIntervalMs: 50 });
+    await projector.catchUp();
+
+    // No projector runs while these arrive: the tallies it holds are right, but not all of them.
+    await castRandomVotes(appender, projectId, 60);
+    const behind = await verifyTallies(database.db, redis.client, prefix, { waitMs: 0 });
+    expect(behind.differences).toEqual([]);
+    expect(behind.behind).toMatchObject({ events: expect.any(Number), heldBackBy: null });
+    expect(behind.behind!.events).toBeGreaterThan(0);
+    const cli = await runCli('src/projections/verify-cli.ts', env, { args: ['--wait', '0'] });
+    expect(cli).toMatchObject({ code: 3, stdout: expect.stringContaining('the read model is behind the log') });
+    expect(cli.stdout).toContain('is a projector running?');
+
+    const stop = new AbortController();
+    const running = projector.run(stop.signal);
+    try {
+      expect(await runCli('src/projections/verify-cli.ts', env, { args: ['--wait', '60'] })).toMatchObject({ code: 0, stdout: expect.stringContaining('match the log') });
+    } finally {
+      stop.abort();
+      await running;
+    }
+
+    await redis.client.hSet(new RedisKeys(prefix, 1).tally({ projectId, poll: 'votes', target: 't1' }), 'count', '999');
+    await castRandomVotes(appender, projectId, 20);
+    const wrong = await runCli('src/projections/verify-cli.ts', env, { args: ['--wait', '0'] });
+    expect(wrong).toMatchObject({ code: 1, stdout: expect.stringContaining(`project ${projectId} poll "votes" target "t1"`) });
+    expect(wrong.stdout).toContain('It is also behind the log');
+  });
+});
