@@ -10,7 +10,7 @@ import { VoteAppender } from '../../src/commands/vote-appender.js';
 import type { Database } from '../../src/platform/database.js';
 import { exportAuditEvents } from '../../src/projections/audit-log.js';
 import { recomputeTallies } from '../../src/projections/recompute-tallies.js';
-import { runCli } from '../support/cli.js';
+import { runCli, runNpmScript } from '../support/cli.js';
 import { createPostgresTestDatabase, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { countVoteEvents } from '../support/fixtures.js';
 import { castRandomVotes } from '../support/votes.js';
@@ -39,7 +39,7 @@ beforeAll(async () => {
     await archivePoll(source.db, project.id, 'votes');
   }
   await appender.close();
-  const exportRun = await runCli('src/projections/export-cli.ts', { DATABASE_URL: source.url });
+  const exportRun = await runNpmScript('export', { DATABASE_URL: source.url });
   expect(exportRun).toMatchObject({ code: 0, stderr: '' });
   exported = exportRun.stdout;
 });
@@ -74,7 +74,7 @@ describe('npm run export, then npm run import into an empty database', () => {
 
   it('keeps every project, poll, key, event id, time, value and tally; the old position goes into metadata', async (context) => {
     if (source.url === undefined) return context.skip();
-    const imported = await runCli('src/commands/import-cli.ts', { DATABASE_URL: target.url }, { input: exported });
+    const imported = await runNpmScript('import', { DATABASE_URL: target.url }, { input: exported });
     const events = await countVoteEvents(source.db);
     expect(imported).toMatchObject({ code: 0, stdout: expect.stringContaining(`Imported 2 projects, 6 polls and ${events} events.`) });
 

@@ -12,7 +12,7 @@ import { CheckpointFromAnotherLogError, readEventsAfter } from '../../src/projec
 import { Projector } from '../../src/projections/projector.js';
 import { recomputeTallies } from '../../src/projections/recompute-tallies.js';
 import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
-import { runCli } from '../support/cli.js';
+import { runCli, runNpmScript } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { countVoteEvents, givenProjectWithPolls } from '../support/fixtures.js';
 import { type PostgresCluster, startPostgresCluster } from '../support/postgres-cluster.js';
@@ -83,7 +83,7 @@ describe('a pg_dump restored into a cluster whose transaction counter is behind'
       const blind = await runCli('src/projections/verify-cli.ts', { ...env, REDIS_KEY_PREFIX: `${redis.prefix}_blind` }, { args: ['--wait', '0'] });
       expect(blind).toMatchObject({ code: 3, stdout: expect.stringContaining('run npm run migrate') });
 
-      const migrated = await runCli('src/platform/migrate-cli.ts', env);
+      const migrated = await runNpmScript('migrate', env);
       expect(migrated).toMatchObject({ code: 0, stdout: expect.stringContaining(`Re-based ${events} restored events`) });
       expect((await runCli('src/platform/migrate-cli.ts', env)).stdout).not.toContain('Re-based');
 

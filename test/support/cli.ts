@@ -9,10 +9,21 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+type CliOptions = { args?: readonly string[]; input?: string };
+
 /** Runs one of the operator commands (`src/**\/*-cli.ts`) as `npm run …` does, with this environment and stdin. */
-export function runCli(script: string, env: Record<string, string | undefined>, options: { args?: readonly string[]; input?: string } = {}): Promise<CliResult> {
+export function runCli(script: string, env: Record<string, string | undefined>, options: CliOptions = {}): Promise<CliResult> {
+  return run(process.execPath, ['--import', 'tsx', script, ...(options.args ?? [])], env, options.input);
+}
+
+/** Runs `npm run -s <script>` exactly as the README tells an operator to. */
+export function runNpmScript(script: string, env: Record<string, string | undefined>, options: CliOptions = {}): Promise<CliResult> {
+  return run('npm', ['run', '-s', script, ...(options.args === undefined ? [] : ['--', ...options.args])], env, options.input);
+}
+
+function run(file: string, args: readonly string[], env: Record<string, string | undefined>, input: string | undefined): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...(options.args ?? [])], {
+    const child = spawn(file, args, {
       cwd: root,
       env: { ...process.env, LOG_LEVEL: 'silent', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -23,6 +34,6 @@ export function runCli(script: string, env: Record<string, string | undefined>, 
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
-    child.stdin.end(options.input ?? '');
+    child.stdin.end(input ?? '');
   });
 }
