@@ -1,4 +1,5 @@
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { claimDataDir, DataDirInUseError } from './data-dir-owner.js';
 import path from 'node:path';
 import { type DatabaseHandle, openPglite, openPostgres } from './database.js';
 import { connectRedis, type RedisClient } from './redis.js';
@@ -35,7 +36,7 @@ export async function openCliConnections(command: string): Promise<CliConnection
   };
 }
 
-/** The database alone (export, import): DATABASE_URL, or the embedded PGlite under DATA_DIR. */
+/** The database alone (export, import): DATABASE_URL, or the embedded PGlite under DATA_DIR, owned as `npm start` owns it. */
 export async function openCliDatabase(): Promise<DatabaseHandle> {
   let config: Config;
   try {
@@ -44,7 +45,16 @@ export async function openCliDatabase(): Promise<DatabaseHandle> {
     if (error instanceof ConfigError) exitWith(error.message);
     throw error;
   }
-  return config.DATABASE_URL === undefined ? openPglite(path.resolve(config.DATA_DIR, 'pglite')) : openPostgres(config.DATABASE_URL, 2);
+  if (config.DATABASE_URL !== undefined) return openPostgres(config.DATABASE_URL, 2);
+  let release: () => Promise<void>;
+  try {
+    release = await claimDataDir(config.DATA_DIR, (error) => exitWith(`lost DATA_DIR ${config.DATA_DIR}: ${error.message}`));
+  } catch (error) {
+    if (error instanceof DataDirInUseError) exitWith(error.message);
+    throw error;
+  }
+  const handle = await openPglite(path.resolve(config.DATA_DIR, 'pglite'));
+  return { ...handle, close: () => handle.close().finally(release) };
 }
 
 function exitWith(message: string): never {

@@ -16,7 +16,7 @@ import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
 import { runCli, runNpmScript } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { countVoteEvents, givenProjectWithPolls } from '../support/fixtures.js';
-import { type PostgresCluster, startPostgresCluster } from '../support/postgres-cluster.js';
+import { type ScratchPostgres, startScratchPostgres } from '../support/scratch-postgres.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
 import { castRandomVotes } from '../support/votes.js';
 
@@ -24,19 +24,19 @@ import { castRandomVotes } from '../support/votes.js';
 // of a fresh cluster's, restore it there, migrate, and every event must reach the read model.
 const logger = pino({ level: 'silent' });
 let source: TestDatabase;
-let cluster: PostgresCluster | undefined;
+let cluster: ScratchPostgres | undefined;
 let redis: TestRedis | undefined;
 
 beforeAll(async () => {
   source = await createTestDatabase();
   if (source.url === undefined) return;
-  cluster = await startPostgresCluster();
+  cluster = await startScratchPostgres();
   redis = await createTestRedis();
 });
 
 afterAll(async () => {
   await redis?.dispose();
-  await cluster?.stop();
+  await cluster?.dispose();
   await source.dispose();
 });
 
@@ -63,6 +63,7 @@ describe('a pg_dump restored into a cluster whose transaction counter is behind'
     }
     const fresh = openPostgres(cluster.url, 1);
     const { rows: freshNext } = await sql<{ next: string }>`select pg_snapshot_xmax(pg_current_snapshot())::text as next`.execute(fresh.db);
+    await sql`create database restored`.execute(fresh.db);
     await fresh.close();
     await burnTransactionIdsUntil(source.url, BigInt(freshNext[0]!.next) + 5000n);
 
@@ -76,10 +77,9 @@ describe('a pg_dump restored into a cluster whose transaction counter is behind'
     await new Projector({ db: source.db, store: await RedisTallyStore.open(redis.client, keptPrefix), logger, batchSize: 100, pollIntervalMs: 50 }).catchUp();
 
     const dumpFile = path.join(tmpdir(), `cv-restore-${randomBytes(5).toString('hex')}.dump`);
-    cluster.run('pg_dump', ['--format=custom', `--file=${dumpFile}`, source.url]);
-    cluster.run('createdb', ['-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', 'restored']);
+    await cluster.tool('pg_dump', ['--format=custom', `--file=${dumpFile}`, source.url]);
     const restoredUrl = cluster.url.replace(/\/postgres$/, '/restored');
-    cluster.run('pg_restore', ['--no-owner', `--dbname=${restoredUrl}`, dumpFile]);
+    await cluster.tool('pg_restore', ['--no-owner', `--dbname=${restoredUrl}`, dumpFile]);
     const restored = openPostgres(restoredUrl, 4);
     const env = { DATABASE_URL: restoredUrl, REDIS_URL: redis.url };
     try {

@@ -2,17 +2,17 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 import { createPostgresTestDatabase } from '../support/database.js';
-import { type PostgresCluster, startPostgresCluster } from '../support/postgres-cluster.js';
+import { type ScratchPostgres, startScratchPostgres } from '../support/scratch-postgres.js';
 
 // A transaction holding an id stalls projection in every database of its cluster: this file
 // stalls a cluster of its own, never the shared one other test files use.
-let cluster: PostgresCluster | undefined;
+let cluster: ScratchPostgres | undefined;
 let app: TestApp;
 let project: { publicKey: string; secretKey: string };
 let otherDatabase: string;
 
 beforeAll(async () => {
-  cluster = await startPostgresCluster({ max_prepared_transactions: '4' });
+  cluster = await startScratchPostgres({ max_prepared_transactions: '4' });
   if (cluster === undefined) return;
   app = await startTestApp({ database: await createPostgresTestDatabase(cluster.url) });
   project = await createProjectOverHttp(app, 'stall', { likes: { kind: 'like' } });
@@ -22,7 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  await cluster?.stop();
+  await cluster?.dispose();
 });
 
 async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {

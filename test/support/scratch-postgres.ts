@@ -12,6 +12,8 @@ const run = promisify(execFile);
 export interface ScratchPostgres {
   /** Connection string for the `postgres` database, user postgres, trust. */
   readonly url: string;
+  /** Runs one of the server's own tools (pg_dump, pg_restore, createdb, …) as its owner; answers its stdout. */
+  tool(name: string, args: readonly string[]): Promise<string>;
   /** `immediate` is a crash as clients see it; `fast` ends their sessions first. */
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
@@ -30,14 +32,14 @@ function postgresBinaries(): string | undefined {
  * initdb and pg_ctl on a free port under a temporary directory; as root they run as the
  * `postgres` user, as PostgreSQL refuses root. Undefined (say why, loudly) without the binaries.
  */
-export async function startScratchPostgres(): Promise<ScratchPostgres | undefined> {
+export async function startScratchPostgres(settings: Record<string, string> = {}): Promise<ScratchPostgres | undefined> {
   const bin = postgresBinaries();
   if (bin === undefined) {
-    console.warn('\n*** No PostgreSQL binaries under /usr/lib/postgresql: the PostgreSQL restart test is SKIPPED ***\n');
+    console.warn('\n*** No PostgreSQL binaries under /usr/lib/postgresql: tests that need a PostgreSQL server of their own are SKIPPED ***\n');
     return undefined;
   }
   const asRoot = process.getuid?.() === 0;
-  const pg = (tool: string, args: string[]) =>
+  const pg = (tool: string, args: readonly string[]) =>
     asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(bin, tool), ...args]) : run(path.join(bin, tool), args);
   const folder = await mkdtemp(path.join(os.tmpdir(), 'clickvote-pg-'));
   if (asRoot) {
@@ -48,13 +50,15 @@ export async function startScratchPostgres(): Promise<ScratchPostgres | undefine
   const data = path.join(folder, 'data');
   const port = await freePort();
   await pg('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${folder} -c fsync=off -c max_connections=100`;
+  const extra = Object.entries(settings).map(([name, value]) => ` -c ${name}=${value}`).join('');
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${folder} -c fsync=off -c max_connections=100${extra}`;
   const start = async () => {
     await pg('pg_ctl', ['start', '-D', data, '-l', path.join(folder, 'server.log'), '-w', '-t', '60', '-o', options]);
   };
   await start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    tool: async (name, args) => (await pg(name, args)).stdout,
     stop: async (mode = 'fast') => {
       await pg('pg_ctl', ['stop', '-D', data, '-m', mode, '-w', '-t', '60']);
     },
