@@ -69,7 +69,7 @@ export async function readAuditEvents(
  * The same events as readAuditEvents, already rendered as JSON lines by PostgreSQL: an export
  * of a million events spends its time moving bytes, not parsing and re-serialising rows.
  */
-async function readAuditLines(db: Kysely<Database>, filter: AuditFilter, after: LogPosition | undefined, limit: number, horizon: bigint) {
+async function readAuditLines(db: Kysely<Database>, filter: AuditFilter, after: LogPosition | undefined, limit: number, horizon: Horizon) {
   const { rows } = await sql<{ line: string; position: string }>`
     select json_build_object(
              'eventId', event_id, 'position', transaction_id::text || '.' || global_position::text, 'type', type,
@@ -85,12 +85,18 @@ async function readAuditLines(db: Kysely<Database>, filter: AuditFilter, after: 
   return { lines: rows.map((row) => row.line), last: rows.length === 0 ? undefined : parsePosition(rows.at(-1)!.position) };
 }
 
-function matching(filter: AuditFilter, after: LogPosition | undefined, horizon: bigint | undefined) {
+/**
+ * Where reading stops: below every transaction still in flight (undefined), and below a transaction
+ * id given too; or, inside one repeatable-read transaction, at every event its snapshot holds.
+ */
+type Horizon = bigint | 'snapshot' | undefined;
+
+function matching(filter: AuditFilter, after: LogPosition | undefined, horizon: Horizon) {
   const from = after ?? logStart;
   return sql`project_id = ${filter.projectId}
       and (transaction_id, global_position) > (${from.transactionId.toString()}::xid8, ${from.globalPosition.toString()}::bigint)
-      and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      ${horizon === undefined ? sql`` : sql`and transaction_id < ${horizon.toString()}::xid8`}
+      ${horizon === 'snapshot' ? sql`` : sql`and transaction_id < pg_snapshot_xmin(pg_current_snapshot())`}
+      ${typeof horizon === 'bigint' ? sql`and transaction_id < ${horizon.toString()}::xid8` : sql``}
       ${filter.poll === undefined ? sql`` : sql`and poll = ${filter.poll}`}
       ${filter.target === undefined ? sql`` : sql`and target = ${filter.target}`}
       ${filter.voter === undefined ? sql`` : sql`and voter = ${filter.voter}`}
@@ -106,16 +112,19 @@ export async function currentHorizon(db: Kysely<Database>): Promise<bigint> {
 
 /**
  * Pages through every match in constant memory, handing each page of JSON lines to `write`
- * before reading on; `write` answering false (the client went away) ends the export.
+ * before reading on; `write` answering false (the client went away) ends the export. It stops at
+ * the commit horizon when it began, or, with `wholeSnapshot` inside a repeatable-read transaction
+ * (a backup), at every event committed when that transaction began.
  */
 export async function exportAuditEvents(
   db: Kysely<Database>,
   filter: AuditFilter,
   after: LogPosition | undefined,
   write: (lines: readonly string[]) => Promise<boolean>,
-  pageSize = 2000,
+  options: { pageSize?: number; wholeSnapshot?: boolean } = {},
 ): Promise<void> {
-  const horizon = await currentHorizon(db);
+  const pageSize = options.pageSize ?? 2000;
+  const horizon = options.wholeSnapshot === true ? 'snapshot' : await currentHorizon(db);
   let cursor = after;
   for (;;) {
     const page = await readAuditLines(db, filter, cursor, pageSize, horizon);

@@ -44,7 +44,9 @@ export async function definitionTables(db: Kysely<Database>): Promise<string[]> 
 }
 
 /**
- * Writes the whole database as export lines, from one consistent snapshot, in constant memory.
+ * Writes the whole database as export lines, from one consistent snapshot, in constant memory:
+ * every event committed when it began, even those a transaction still running keeps from the
+ * projector (the snapshot is fixed, so no later commit can slip in between pages).
  * `write` answering false (the reader went away) ends the export.
  */
 export async function exportLog(db: Kysely<Database>, write: (lines: readonly string[]) => Promise<boolean>, exportedAt = new Date()): Promise<void> {
@@ -64,7 +66,7 @@ export async function exportLog(db: Kysely<Database>, write: (lines: readonly st
       for (const { id } of projects) {
         if (!(await write([JSON.stringify({ eventsOf: id })]))) return;
         let open = true;
-        await exportAuditEvents(tx, { projectId: id }, undefined, async (lines) => (open = await write(lines)));
+        await exportAuditEvents(tx, { projectId: id }, undefined, async (lines) => (open = await write(lines)), { wholeSnapshot: true });
         if (!open) return;
       }
     });

@@ -51,8 +51,9 @@ afterAll(async () => {
 });
 
 const rowsOf = async (db: Kysely<Database>, query: string) => (await sql.raw<Record<string, unknown>>(query).execute(db)).rows;
+// Project by project, each in its own commit order: an import keeps that, not how projects interleaved.
 const eventsOf = (db: Kysely<Database>) =>
-  rowsOf(db, 'select event_id, project_id, poll, target, voter, stream_version, type, value, previous, recorded_at, metadata, transaction_id::text || \'.\' || global_position::text as position from vote_events order by transaction_id, global_position');
+  rowsOf(db, 'select event_id, project_id, poll, target, voter, stream_version, type, value, previous, recorded_at, metadata, transaction_id::text || \'.\' || global_position::text as position from vote_events order by project_id, transaction_id, global_position');
 
 describe('npm run export, then npm run import into an empty database', () => {
   it('writes each project\'s events as the very lines of its audit export', async (context) => {

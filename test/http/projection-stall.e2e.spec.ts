@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { exportLog } from '../../src/projections/log-export.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 import { createPostgresTestDatabase } from '../support/database.js';
 import { type ScratchPostgres, startScratchPostgres } from '../support/scratch-postgres.js';
@@ -92,6 +93,26 @@ describe('a transaction in another database of the cluster', () => {
     await vi.waitFor(async () => expect(await tallyCount()).toBe(1 + cast), { timeout: 30_000, interval: 100 });
     const caughtUp = await projectionStatus();
     expect(caughtUp).toMatchObject({ lag: { events: 0, seconds: 0 }, heldBackBy: null });
+  });
+
+  it('leaves out nothing committed from a backup export, while audit pages stop at the horizon', async (context) => {
+    if (cluster === undefined) return context.skip();
+    const blocker = new pg.Client({ connectionString: otherUrl() });
+    await blocker.connect();
+    try {
+      await blocker.query('begin');
+      await blocker.query('select pg_current_xact_id()');
+      const { position } = (await like('held-back')).body;
+      const lines: string[] = [];
+      await exportLog(app.database.db, async (page) => (lines.push(...page), true));
+      expect(lines.map((line) => JSON.parse(line).position)).toContain(position);
+      const audit = await call(app, 'GET', '/v1/audit/events?limit=1000', { key: project.secretKey });
+      expect(audit.body.events.map((event: { position: string }) => event.position)).not.toContain(position);
+    } finally {
+      await blocker.query('rollback');
+      await blocker.end();
+    }
+    await vi.waitFor(async () => expect(await projectionStatus()).toMatchObject({ lag: { events: 0 }, heldBackBy: null }), { timeout: 30_000, interval: 100 });
   });
 
   it('names a prepared transaction, which outlives its session, until it is committed', async (context) => {
