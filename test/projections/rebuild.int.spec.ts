@@ -14,7 +14,7 @@ import { verifyTallies } from '../../src/projections/verify-tallies.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
-import { castRandomVotes, expectTalliesToMatchLog } from '../support/votes.js';
+import { castRandomVotes, expectTalliesToMatchLog, projectToHead } from '../support/votes.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -42,7 +42,7 @@ async function givenProjectedReadModel(votes: number) {
   const projectId = (await givenProjectWithPolls(database.db)).id;
   await castRandomVotes(appender, projectId, votes);
   const store = await RedisTallyStore.open(redis!.client, prefix);
-  await new Projector({ db: database.db, store, logger, batchSize: 50, pollIntervalMs: 50 }).catchUp();
+  await projectToHead(database.db, new Projector({ db: database.db, store, logger, batchSize: 50, pollIntervalMs: 50 }), store);
   return { prefix, projectId, store };
 }
 

@@ -1,9 +1,12 @@
 import type { Kysely } from 'kysely';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import type { VoteAppender } from '../../src/commands/vote-appender.js';
+import { comparePositions, parsePosition } from '../../src/domain/position.js';
 import { emptyTally } from '../../src/domain/tally.js';
 import type { Database } from '../../src/platform/database.js';
+import { readLogHead } from '../../src/projections/log-reader.js';
+import type { Projector } from '../../src/projections/projector.js';
 import { recomputeTallies } from '../../src/projections/recompute-tallies.js';
 import type { TallyStore } from '../../src/projections/tally-store.js';
 
@@ -36,4 +39,22 @@ export async function expectTalliesToMatchLog(db: Kysely<Database>, store: Tally
     const wanted = Object.fromEntries(names.map((target) => [target, expected.get(`${projectId}\u0000${poll}\u0000${target}`)?.tally ?? emptyTally]));
     expect({ poll, tallies: actual }).toEqual({ poll, tallies: wanted });
   }
+}
+
+/**
+ * Catches the projector up until its checkpoint reaches the newest committed event. One catch-up
+ * is not enough on a shared server: it stops below any transaction still running there, in any
+ * database (another test file's migration, say), and the rest waits for the next one.
+ */
+export async function projectToHead(db: Kysely<Database>, projector: Projector, store: TallyStore): Promise<void> {
+  const head = await readLogHead(db);
+  if (head === undefined) return;
+  await vi.waitFor(
+    async () => {
+      await projector.catchUp();
+      const checkpoint = parsePosition((await store.readCheckpoint()) ?? '');
+      expect(checkpoint !== undefined && comparePositions(checkpoint, head.position) >= 0).toBe(true);
+    },
+    { timeout: 30_000, interval: 50 },
+  );
 }
