@@ -37,8 +37,8 @@ type ExportedEvent = typeof ExportedEvent.Type;
  * inserted as they were; every event is appended again through the ordinary append path, one
  * batch at a time, and must come out as the same event: same event id, recording time, type,
  * value and previous value. Its metadata gains `imported: {position, importedAt}`, the event's
- * position in the exported log. New positions follow the export's order. Archived polls take their
- * events first and are archived again at the end.
+ * position in the exported log. New positions follow the export's order. Polls take their events
+ * open (not archived, no target cap) and get their exported rows back at the end.
  */
 export async function importLog(db: Kysely<Database>, lines: AsyncIterable<string>, options: { batchSize?: number; importedAt?: Date } = {}): Promise<ImportReport> {
   // Taken before the first await: readline hands its lines, and its end, only to listeners already there.
@@ -73,7 +73,7 @@ export async function importLog(db: Kysely<Database>, lines: AsyncIterable<strin
 
 class Importer {
   private readonly rows: Record<string, number> = {};
-  private readonly archived: { projectId: string; name: string; at: unknown }[] = [];
+  private readonly polls: Record<string, unknown>[] = [];
   private pending: { line: number; event: ExportedEvent; command: VoteCommand }[] = [];
   private projectId: string | undefined;
   private events = 0;
@@ -88,9 +88,10 @@ class Importer {
   async insertRow({ table, row }: typeof TableRow.Type, line: number): Promise<void> {
     if (!this.tables.includes(table)) throw new ImportError(`line ${line}: "${table}" is not a table this database imports (${this.tables.join(', ')})`);
     await this.flush();
-    // An archived poll takes no votes: it is archived again once its events are in.
-    if (table === 'polls' && row.archived_at != null) this.archived.push({ projectId: String(row.project_id), name: String(row.name), at: row.archived_at });
-    const values = table === 'polls' ? { ...row, archived_at: null } : row;
+    // A poll takes its events open (an archived poll takes no votes, a capped one counts its
+    // targets as they come); its exported row is written back whole once they are in.
+    if (table === 'polls') this.polls.push(row);
+    const values = table === 'polls' ? { ...row, archived_at: null, max_targets: null, target_count: null } : row;
     await sql`
       insert into ${sql.table(table)} overriding system value
       select * from jsonb_populate_record(null::${sql.table(table)}, ${JSON.stringify(values)}::jsonb)
@@ -111,8 +112,11 @@ class Importer {
 
   async finish(): Promise<ImportReport> {
     await this.flush();
-    for (const poll of this.archived) {
-      await sql`update polls set archived_at = ${poll.at}::timestamptz where project_id = ${poll.projectId} and name = ${poll.name}`.execute(this.db);
+    for (const poll of this.polls) {
+      await this.db.transaction().execute(async (tx) => {
+        await sql`delete from polls where project_id = ${poll.project_id}::uuid and name = ${poll.name}::text`.execute(tx);
+        await sql`insert into polls select * from jsonb_populate_record(null::polls, ${JSON.stringify(poll)}::jsonb)`.execute(tx);
+      });
     }
     return { rows: this.rows, events: this.events };
   }
@@ -141,7 +145,8 @@ function commandFor(projectId: string, event: ExportedEvent, importedAt: string)
 
 /** Appends a batch and checks that each command made exactly the exported event. */
 async function appendExactly(db: Kysely<Database>, batch: readonly { line: number; event: ExportedEvent; command: VoteCommand }[]): Promise<void> {
-  const outcomes = await appendVoteBatch(db, batch.map((entry) => entry.command), { maxAttempts: 5 });
+  // Imported commands carry no Idempotency-Key, so the keys' window never comes into play.
+  const outcomes = await appendVoteBatch(db, batch.map((entry) => entry.command), { maxAttempts: 5, idempotencyKeyTtlSeconds: 1 });
   outcomes.forEach((outcome, index) => {
     const { line, event } = batch[index]!;
     const problem = !outcome.ok

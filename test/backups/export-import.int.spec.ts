@@ -31,7 +31,7 @@ beforeAll(async () => {
   for (const name of ['blog', 'shop']) {
     const project = await createProject(source.db, name);
     secretKeys.push(project.secretKey);
-    await definePoll(source.db, { projectId: project.id, name: 'likes', kind: 'like' });
+    await definePoll(source.db, { projectId: project.id, name: 'likes', kind: 'like', maxTargets: 10 });
     await definePoll(source.db, { projectId: project.id, name: 'votes', kind: 'updown' });
     await definePoll(source.db, { projectId: project.id, name: 'stars', kind: 'rating', min: 1, max: 5 });
     await castRandomVotes(appender, project.id, 150);
