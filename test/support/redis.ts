@@ -1,6 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { connectRedis, type RedisClient } from '../../src/platform/redis.js';
 
 export interface TestRedis {
@@ -58,29 +61,52 @@ async function startLocalRedisServer(): Promise<string | undefined> {
 
 export const hasRedisServer = () => spawnSync('redis-server', ['--version']).status === 0;
 
+export interface PrivateRedisServer {
+  readonly url: string;
+  /** Kills the server and removes its files. */
+  stop(): Promise<void>;
+}
+
 /**
- * A redis-server of the caller's own on a free port, for tests that count its commands or stop it;
- * undefined (with a loud line) when there is no redis-server on PATH.
+ * A redis-server of the caller's own on a free port, for tests that flush, restart or watch every
+ * command of a server; undefined (with a loud line) when redis-server is not on PATH.
  */
-export async function startPrivateRedisServer(): Promise<{ url: string; stop(): void } | undefined> {
+export async function startPrivateRedisServer(): Promise<PrivateRedisServer | undefined> {
   if (!hasRedisServer()) {
     console.warn('\n*** No redis-server on PATH: the suites that need their own Redis are SKIPPED ***\n');
     return undefined;
   }
   const port = await freePort();
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const stop = () => server.kill();
-  process.once('exit', stop);
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    try {
-      const probe = await connectRedis(`redis://127.0.0.1:${port}`);
-      await probe.quit();
-      return { url: `redis://127.0.0.1:${port}`, stop };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cv-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  const start = async () => {
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'], { stdio: 'ignore' });
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      try {
+        const probe = await connectRedis(url);
+        await probe.quit();
+        return child;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
-  }
-  return undefined;
+    child.kill('SIGKILL');
+    throw new Error(`redis-server did not start on port ${port}`);
+  };
+  const child = await start();
+  process.once('exit', () => child.kill('SIGKILL'));
+  const killNow = async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  return {
+    url,
+    stop: async () => {
+      await killNow();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export function freePort(): Promise<number> {
