@@ -3,7 +3,7 @@ import { emptyTally } from '../domain/tally.js';
 import type { PollKey, TallyKey } from './tally-key.js';
 import { pollIdOf, tallyIdOf } from './tally-key.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
-import { type RankedTally, StaleTallyError, type TallyReading, type TallyStore } from './tally-store.js';
+import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, WriteRefusedError } from './tally-store.js';
 
 interface Entry extends StoredTally {
   readonly key: TallyKey;
@@ -38,11 +38,18 @@ export class MemoryTallyStore implements TallyStore {
     return found;
   }
 
-  async applyChanges(changes: readonly TallyChange[], checkpoint: string): Promise<void> {
+  async applyChanges(changes: readonly TallyChange[], move: CheckpointMove): Promise<void> {
+    if (this.checkpoint !== move.from) throw new WriteRefusedError('checkpoint-moved', `The read model's checkpoint is ${this.checkpoint ?? 'none'}, not ${move.from ?? 'none'}`);
+    this.applyTallies(changes);
+    this.checkpoint = move.to;
+  }
+
+  /** Each tally changes only if it still holds the checkpoint the change was folded from. */
+  applyTallies(changes: readonly TallyChange[]): void {
     for (const change of changes) {
       const id = tallyIdOf(change.key);
       const current = this.tallies.get(id);
-      if (current?.checkpoint !== change.expectedCheckpoint) throw new StaleTallyError(`Tally ${id} moved under the projector`);
+      if (current?.checkpoint !== change.expectedCheckpoint) throw new WriteRefusedError('tally-moved', `Tally ${id} moved under the projector`);
       const voters = current?.voters ?? new Map<string, number>();
       for (const [voter, value] of change.voters) {
         const had = voters.has(voter);
@@ -55,7 +62,11 @@ export class MemoryTallyStore implements TallyStore {
       if (!this.byPoll.has(pollId)) this.byPoll.set(pollId, new Set());
       this.byPoll.get(pollId)!.add(id);
     }
-    this.checkpoint = checkpoint;
+  }
+
+  /** One process, one writer: there is no other leader to fence off. */
+  async claimWriter(epoch: number): Promise<number> {
+    return epoch;
   }
 
   async followLiveGeneration(): Promise<boolean> {

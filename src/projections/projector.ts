@@ -9,7 +9,7 @@ import type { ProjectorMetrics } from './projector-metrics.js';
 import type { TallyFeed } from './tally-feed.js';
 import { type TallyKey, tallyIdOf } from './tally-key.js';
 import { foldTallies, type StoredTally, type TallyChange, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
-import type { TallyStore } from './tally-store.js';
+import { type CheckpointMove, type TallyStore, WriteRefusedError } from './tally-store.js';
 
 export interface ProjectorOptions {
   readonly db: Kysely<Database>;
@@ -50,15 +50,15 @@ export class Projector {
   }
 
   /**
-   * Applies batches until no committed event is left. Three batches overlap: the next is read
-   * from PostgreSQL and folded while the previous one is still being written to the store.
+   * Applies batches until no committed event is left or `signal` aborts. Three batches overlap:
+   * the next is read from PostgreSQL and folded while the previous one is still being written.
    */
   async catchUp(signal?: AbortSignal): Promise<number> {
     const { db, store, batchSize } = this.options;
     if (await store.followLiveGeneration()) this.forget();
-    // Only this projector moves the checkpoint while it leads, so it reads it back only after a failure.
-    const checkpoint = (this.checkpoint ??= await store.readCheckpoint());
-    let reading = readEventsAfter(db, checkpoint === undefined ? undefined : parsePosition(checkpoint), batchSize);
+    // Only this projector moves the checkpoint while it leads; every write checks the store is still there.
+    let from = (this.checkpoint ??= await store.readCheckpoint());
+    let reading = readEventsAfter(db, from === undefined ? undefined : parsePosition(from), batchSize);
     let writing: Promise<void> = Promise.resolve();
     let applied = 0;
     try {
@@ -69,11 +69,14 @@ export class Projector {
         if (!this.caching()) await writing;
         const changes = await this.fold(events);
         await writing;
-        writing = this.write(events, changes);
+        const move = { from, to: formatPosition(events.at(-1)!.position) };
+        writing = this.write(events, changes, move);
         writing.catch(() => {}); // awaited before the next write; a failure is rethrown there
+        from = move.to;
         applied += events.length;
       }
       await writing;
+      if (applied === 0) await this.noticeLostWrites();
     } catch (error) {
       await writing.catch(() => {});
       this.forget();
@@ -94,7 +97,8 @@ export class Projector {
         await this.catchUp(signal);
       } catch (error) {
         failed = true;
-        this.options.logger.error({ err: error }, 'projector batch failed; retrying from the checkpoint');
+        if (error instanceof WriteRefusedError) this.options.logger.warn({ err: error, reason: error.reason }, 'the read model refused a write; reading it back');
+        else this.options.logger.error({ err: error }, 'projector batch failed; retrying from the checkpoint');
       }
       // After a failure wait a full interval, so a lost Redis or database is not hammered.
       if (failed || !this.woken) await this.waitForWork(signal);
@@ -109,12 +113,11 @@ export class Projector {
     return changes;
   }
 
-  private async write(events: readonly LoggedVote[], changes: readonly TallyChange[]): Promise<void> {
+  private async write(events: readonly LoggedVote[], changes: readonly TallyChange[], move: CheckpointMove): Promise<void> {
     const { store, feed, metrics } = this.options;
     const last = events.at(-1)!;
-    const checkpoint = formatPosition(last.position);
-    await store.applyChanges(changes, checkpoint);
-    this.checkpoint = checkpoint;
+    await store.applyChanges(changes, move);
+    this.checkpoint = move.to;
     this.options.onBatchApplied?.(events.length);
     metrics?.eventsApplied.inc(events.length);
     metrics?.batchSize.observe(events.length);
@@ -131,6 +134,16 @@ export class Projector {
       if (known !== undefined) loaded.set(id, known);
     }
     return loaded;
+  }
+
+  /**
+   * With nothing to write, nothing would notice Redis losing data (a FLUSHALL, a restart from older
+   * data): compare the checkpoint, so an idle projector restores what was lost without waiting for a vote.
+   */
+  private async noticeLostWrites(): Promise<void> {
+    if (this.checkpoint === undefined || (await this.options.store.readCheckpoint()) === this.checkpoint) return;
+    this.options.logger.warn({ checkpoint: this.checkpoint }, 'the read model is not at the checkpoint this projector wrote; reading it back');
+    this.forget();
   }
 
   /** Drops what this projector remembered of the store; it is read back on the next batch. */

@@ -41,7 +41,9 @@ const lockTtlMs = 30_000;
 
 /**
  * Blue/green rebuild: replays the whole log into generation g+1 while g keeps answering, catches
- * up with the head, flips the live generation, then unlinks g's keys. A rebuild that died resumes
+ * up with the head, flips the live generation, then unlinks g's keys. Writes to g+1 are refused
+ * once g is no longer live, and writes to g once g+1 is: nothing writes g after the flip, so
+ * nothing of it is left behind the unlink. A rebuild that died resumes
  * its generation where it stopped: each tally there holds its own checkpoint, like a restarted
  * projector's.
  */
@@ -94,7 +96,7 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
 
   const projector = new Projector({
     db,
-    store: RedisTallyStore.forGeneration(redis, prefix, generation),
+    store: RedisTallyStore.forRebuild(redis, prefix, generation, live),
     logger,
     batchSize: options.batchSize,
     pollIntervalMs: 1000,
@@ -106,8 +108,8 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
   });
   await projector.catchUp();
   await flipGeneration(redis, prefix, live, generation);
-  // Events committed while flipping: the live projector moves over too, and writes are per-tally safe.
-  await projector.catchUp();
+  // The live projector owns the new generation from here: it follows the flip and carries on from
+  // this rebuild's checkpoint. This rebuild writes nothing more (a write would be refused: `live` is not).
   report('flipped');
   await redis.del(keys.state);
   logger.info({ from: live, to: generation, events: eventsDone }, 'tally rebuild flipped the live generation');

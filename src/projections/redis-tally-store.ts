@@ -1,83 +1,34 @@
 import type { RankOrder } from '../domain/ranking.js';
 import { emptyTally, type Tally } from '../domain/tally.js';
 import type { RedisClient } from '../platform/redis.js';
-import { RedisKeys } from './redis-keys.js';
+import { inGeneration, RedisKeys } from './redis-keys.js';
+import { applyTalliesScript, claimWriterScript, moveCheckpointScript, readCheckpointScript, readRankScript, readTalliesScript } from './redis-tally-scripts.js';
 import type { PollKey, TallyKey } from './tally-key.js';
 import { tallyIdOf } from './tally-key.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
-import { type RankedTally, StaleTallyError, type TallyReading, type TallyStore } from './tally-store.js';
-
-/**
- * Applies a group of tally changes. Each tally changes only if it still holds the checkpoint the
- * projector folded from, and then its figures, histogram, voters, ranks and new checkpoint all
- * at once. Returns the positions (1-based) of tallies it refused.
- */
-const applyTalliesScript = `
-local i, k, refused = 2, 1, {}
--- Variadic commands straight from ARGV ranges, in slices that stay within Lua's stack.
-local function ranged(command, key, first, count)
-  local at, last = first, first + count - 1
-  while at <= last do
-    local upto = math.min(last, at + 999)
-    redis.call(command, key, unpack(ARGV, at, upto))
-    at = upto + 1
-  end
-end
-for t = 1, tonumber(ARGV[1]) do
-  local tally, voters = KEYS[k], KEYS[k + 1]
-  local ranks, expected, checkpoint, target = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local count = ARGV[i + 5]
-  local fields, emptied, set, removed = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
-  local at = i + 9
-  local next_tally = at + fields * 2 + emptied + set * 2 + removed + ranks
-  if (redis.call('HGET', tally, 'checkpoint') or '') ~= expected then
-    refused[#refused + 1] = t
-  else
-    redis.call('HSET', tally, 'checkpoint', checkpoint, unpack(ARGV, at, at + fields * 2 - 1))
-    at = at + fields * 2
-    if emptied > 0 then ranged('HDEL', tally, at, emptied) end
-    at = at + emptied
-    if set > 0 then ranged('HSET', voters, at, set * 2) end
-    at = at + set * 2
-    if removed > 0 then ranged('HDEL', voters, at, removed) end
-    at = at + removed
-    for r = 1, ranks do
-      if count == '0' then redis.call('ZREM', KEYS[k + 1 + r], target) else redis.call('ZADD', KEYS[k + 1 + r], ARGV[at], target) end
-      at = at + 1
-    end
-  end
-  i = next_tally
-  k = k + 2 + ranks
-end
-return refused
-`;
+import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, type WriteRefusal, WriteRefusedError } from './tally-store.js';
 
 /** Tallies per script call: big enough to spare round trips, small enough not to stall Redis. */
 const tallyGroupSize = 200;
 
-/** Readers look up the live generation at most this often, so a flip reaches them within it. */
-const generationCheckMs = 250;
-
 export class RedisTallyStore implements TallyStore {
-  private scriptSha: string | undefined;
-  private generationCheckedAt = 0;
+  private leaderEpoch: number | undefined;
 
-  /** `pinned`: a rebuild writes one generation whatever is live; others follow the live one. */
-  constructor(
+  /** `replacing`: a rebuild writes its own generation, and only while this one stays live. */
+  private constructor(
     private readonly redis: RedisClient,
     private keys: RedisKeys,
-    private readonly pinned = false,
+    private readonly replacing?: number,
   ) {}
 
   /** The store for the live generation, creating generation 1 on a fresh Redis. */
   static async open(redis: RedisClient, prefix: string): Promise<RedisTallyStore> {
-    const store = new RedisTallyStore(redis, new RedisKeys(prefix, await liveGeneration(redis, prefix, true)));
-    store.generationCheckedAt = Date.now();
-    return store;
+    return new RedisTallyStore(redis, new RedisKeys(prefix, await liveGeneration(redis, prefix, true)));
   }
 
-  static forGeneration(redis: RedisClient, prefix: string, generation: number): RedisTallyStore {
-    return new RedisTallyStore(redis, new RedisKeys(prefix, generation), true);
+  /** A rebuild's store: writes `generation` whatever is live, refused once `replacing` is no longer live. */
+  static forRebuild(redis: RedisClient, prefix: string, generation: number, replacing: number): RedisTallyStore {
+    return new RedisTallyStore(redis, new RedisKeys(prefix, generation), replacing);
   }
 
   get generation(): number {
@@ -85,16 +36,17 @@ export class RedisTallyStore implements TallyStore {
   }
 
   async followLiveGeneration(): Promise<boolean> {
-    if (this.pinned) return false;
-    this.generationCheckedAt = Date.now();
+    if (this.replacing !== undefined) return false;
     const live = await liveGeneration(this.redis, this.keys.prefix);
     if (live === this.keys.generation) return false;
     this.keys = new RedisKeys(this.keys.prefix, live);
     return true;
   }
 
-  private async followForReading(): Promise<void> {
-    if (Date.now() - this.generationCheckedAt >= generationCheckMs) await this.followLiveGeneration();
+  async claimWriter(epoch: number): Promise<number> {
+    const held = Number(await claimWriterScript.run(this.redis, [RedisKeys.leaderEpochKey(this.keys.prefix)], [String(epoch)]));
+    if (held === epoch) this.leaderEpoch = epoch;
+    return held;
   }
 
   async loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>> {
@@ -107,57 +59,86 @@ export class RedisTallyStore implements TallyStore {
     return found;
   }
 
-  async applyChanges(changes: readonly TallyChange[], checkpoint: string): Promise<void> {
-    await this.applyTallies(changes);
-    await this.saveCheckpoint(checkpoint);
+  async applyChanges(changes: readonly TallyChange[], move: CheckpointMove): Promise<void> {
+    await this.applyTallies(changes, move.from);
+    const outcome = String(await moveCheckpointScript.run(this.redis, this.fenceKeys(), [...this.fenceArgs(move.from), move.to]));
+    if (outcome !== 'moved') throw this.refusal(outcome as WriteRefusal, move.from);
   }
 
   /** Each tally's change is atomic; groups of them go in one script call, all in one pipeline. */
-  async applyTallies(changes: readonly TallyChange[]): Promise<void> {
-    const sha = await this.loadScript();
+  async applyTallies(changes: readonly TallyChange[], from: string | undefined): Promise<void> {
     const groups = Array.from({ length: Math.ceil(changes.length / tallyGroupSize) }, (_, g) =>
       changes.slice(g * tallyGroupSize, (g + 1) * tallyGroupSize),
     );
-    const refused = await Promise.all(groups.map((group) => this.applyGroup(sha, group)));
-    const first = refused.findIndex((positions) => positions.length > 0);
+    const outcomes = await Promise.all(groups.map((group) => this.applyGroup(group, from)));
+    const fenced = outcomes.find(([outcome]) => outcome !== 'applied');
+    if (fenced !== undefined) throw this.refusal(fenced[0] as WriteRefusal, from);
+    const first = outcomes.findIndex((outcome) => outcome.length > 1);
     if (first !== -1) {
-      const change = groups[first]![refused[first]![0]! - 1]!;
-      throw new StaleTallyError(`Tally ${this.keys.tally(change.key)} moved under the projector`);
+      const change = groups[first]![Number(outcomes[first]![1]) - 1]!;
+      throw new WriteRefusedError('tally-moved', `Tally ${this.keys.tally(change.key)} moved under the projector`);
     }
   }
 
-  async saveCheckpoint(checkpoint: string): Promise<void> {
-    await this.redis.set(this.keys.checkpoint(), checkpoint);
-  }
-
   async readCheckpoint(): Promise<string | undefined> {
-    await this.followForReading();
-    return (await this.redis.get(this.keys.checkpoint())) ?? undefined;
+    return ((await readCheckpointScript.run(this.redis, this.readKeys(), this.readArgs())) as string | null) ?? undefined;
   }
 
   async readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]> {
-    await this.followForReading();
-    const keys = targets.map((target) => ({ ...poll, target }));
-    const [hashes, values] = await Promise.all([
-      Promise.all(keys.map((key) => this.redis.hGetAll(this.keys.tally(key)))),
-      voter === undefined ? undefined : Promise.all(keys.map((key) => this.redis.hGet(this.keys.voters(key), voter))),
-    ]);
-    return hashes.map((hash, index) => {
-      const tally = parseTally(hash);
-      return values === undefined ? { tally } : { tally, voterValue: Number(values[index] ?? 0) };
-    });
+    return (await this.readTalliesOf(poll, targets, voter)).readings;
   }
 
   async readTop(poll: PollKey, order: RankOrder, limit: number): Promise<RankedTally[]> {
-    await this.followForReading();
-    const targets = await this.redis.zRange(this.keys.rank(poll, order), 0, limit - 1, { REV: true });
-    const readings = await this.readTallies(poll, targets);
-    return targets.map((target, index) => ({ target, tally: readings[index]!.tally }));
+    for (;;) {
+      const [generation, ...targets] = (await readRankScript.run(this.redis, this.readKeys(), [...this.readArgs(), inGeneration.rank(poll, order), String(limit)])) as string[];
+      if (targets.length === 0) return [];
+      const read = await this.readTalliesOf(poll, targets);
+      // A rebuild flipped generations between the two reads: rank again in the new one.
+      if (read.generation === generation) return targets.map((target, index) => ({ target, tally: read.readings[index]!.tally }));
+    }
   }
 
-  private async applyGroup(sha: string, group: readonly TallyChange[]): Promise<number[]> {
-    const keys: string[] = [];
-    const args: string[] = [String(group.length)];
+  private async readTalliesOf(poll: PollKey, targets: readonly string[], voter?: string): Promise<{ generation: string; readings: TallyReading[] }> {
+    const names = targets.flatMap((target) => [inGeneration.tally({ ...poll, target }), inGeneration.voters({ ...poll, target })]);
+    const [generation, ...replies] = (await readTalliesScript.run(this.redis, this.readKeys(), [...this.readArgs(), voter ?? '', ...names])) as [string, ...unknown[]];
+    const step = voter === undefined ? 1 : 2;
+    const readings = targets.map((_, index) => {
+      const tally = parseTally(hashOf(replies[index * step] as string[]));
+      return voter === undefined ? { tally } : { tally, voterValue: Number((replies[index * step + 1] as string | null) ?? 0) };
+    });
+    return { generation, readings };
+  }
+
+  private readKeys(): string[] {
+    return [RedisKeys.generationKey(this.keys.prefix)];
+  }
+
+  /** A rebuild reads the generation it writes; everyone else the live one, found by the script. */
+  private readArgs(): string[] {
+    return [this.keys.prefix, this.replacing === undefined ? '' : String(this.keys.generation)];
+  }
+
+  private fenceKeys(): string[] {
+    return [RedisKeys.generationKey(this.keys.prefix), this.keys.checkpoint(), RedisKeys.leaderEpochKey(this.keys.prefix)];
+  }
+
+  private fenceArgs(from: string | undefined): string[] {
+    return [String(this.replacing ?? this.keys.generation), from ?? '', this.leaderEpoch === undefined ? '' : String(this.leaderEpoch)];
+  }
+
+  private refusal(reason: WriteRefusal, from: string | undefined): WriteRefusedError {
+    const messages: Record<WriteRefusal, string> = {
+      'tally-moved': 'A tally moved under the projector',
+      'checkpoint-moved': `Generation ${this.keys.generation} is no longer at checkpoint ${from ?? '(none)'}: Redis lost data, or another writer moved it`,
+      'generation-moved': `Generation ${this.replacing ?? this.keys.generation} is no longer the live one: a rebuild flipped it`,
+      deposed: `A newer projector leader than epoch ${this.leaderEpoch} writes the read model`,
+    };
+    return new WriteRefusedError(reason, messages[reason]);
+  }
+
+  private async applyGroup(group: readonly TallyChange[], from: string | undefined): Promise<unknown[]> {
+    const keys = this.fenceKeys();
+    const args: string[] = [...this.fenceArgs(from), String(group.length)];
     for (const change of group) {
       const orders = Object.keys(change.scores) as RankOrder[];
       keys.push(this.keys.tally(change.key), this.keys.voters(change.key), ...orders.map((order) => this.keys.rank(change.key, order)));
@@ -175,19 +156,7 @@ export class RedisTallyStore implements TallyStore {
       args.push(...fields, ...change.emptiedBuckets.map((bucket) => `h:${bucket}`), ...set, ...removed);
       for (const order of orders) args.push(String(change.scores[order]));
     }
-    try {
-      return (await this.redis.evalSha(sha, { keys, arguments: args })) as number[];
-    } catch (error) {
-      // A restarted or flushed Redis forgets scripts; load it again once.
-      if (!String(error).includes('NOSCRIPT')) throw error;
-      this.scriptSha = undefined;
-      return (await this.redis.evalSha(await this.loadScript(), { keys, arguments: args })) as number[];
-    }
-  }
-
-  private async loadScript(): Promise<string> {
-    this.scriptSha ??= await this.redis.scriptLoad(applyTalliesScript);
-    return this.scriptSha;
+    return (await applyTalliesScript.run(this.redis, keys, args)) as unknown[];
   }
 }
 
@@ -203,4 +172,11 @@ export function parseTally(hash: Record<string, string>): Tally {
   const histogram: Record<string, number> = {};
   for (const [field, value] of Object.entries(hash)) if (field.startsWith('h:')) histogram[field.slice(2)] = Number(value);
   return { count: Number(hash.count), sum: Number(hash.sum), up: Number(hash.up), down: Number(hash.down), histogram };
+}
+
+/** A hash as HGETALL answers inside a script: field, value, field, value… */
+function hashOf(flat: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return hash;
 }

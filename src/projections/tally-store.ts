@@ -14,6 +14,13 @@ export interface RankedTally {
   readonly tally: Tally;
 }
 
+/** A batch moves the projection's checkpoint from where the writer left it to its last event. */
+export interface CheckpointMove {
+  /** The checkpoint the batch was read after; undefined when it starts from the first event. */
+  readonly from: string | undefined;
+  readonly to: string;
+}
+
 /**
  * The read model of tallies. Redis in production, an in-process map in the embedded default;
  * one contract test suite runs against both.
@@ -21,8 +28,16 @@ export interface RankedTally {
 export interface TallyStore {
   /** What the projector needs to fold a batch: current tallies and their checkpoints. */
   loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>>;
-  /** Writes every change with its checkpoint atomically per tally, then the projection's checkpoint. */
-  applyChanges(changes: readonly TallyChange[], checkpoint: string): Promise<void>;
+  /**
+   * Writes every change with its checkpoint atomically per tally, then moves the projection's
+   * checkpoint. Refused (nothing more written) unless the store is still at `move.from`.
+   */
+  applyChanges(changes: readonly TallyChange[], move: CheckpointMove): Promise<void>;
+  /**
+   * Makes `epoch` the leader whose writes the store takes; writes of older leaders are refused
+   * from then on. Answers the store's epoch afterwards: higher than `epoch` when it was refused.
+   */
+  claimWriter(epoch: number): Promise<number>;
   /** The position up to which the whole log has been applied. */
   readCheckpoint(): Promise<string | undefined>;
   readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]>;
@@ -34,6 +49,20 @@ export interface TallyStore {
   followLiveGeneration(): Promise<boolean>;
 }
 
-export class StaleTallyError extends Error {
-  override readonly name = 'StaleTallyError';
+/**
+ * Why a store refused a write. The writer forgets what it remembered and reads the store again:
+ * a tally or the checkpoint is not where it left them (Redis lost data, or another writer moved
+ * them), a rebuild flipped the live generation, or a newer leader took over.
+ */
+export type WriteRefusal = 'tally-moved' | 'checkpoint-moved' | 'generation-moved' | 'deposed';
+
+export class WriteRefusedError extends Error {
+  override readonly name = 'WriteRefusedError';
+
+  constructor(
+    readonly reason: WriteRefusal,
+    message: string,
+  ) {
+    super(message);
+  }
 }

@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { Projector } from '../../src/projections/projector.js';
@@ -112,21 +112,66 @@ describe('tally rebuild and verify', () => {
     expect((await verifyTallies(database.db, redis!.client, prefix)).differences).toEqual([]);
   });
 
+  it('never leaks a generation over 10 rebuilds in a row under steady votes', async (context) => {
+    if (database.url === undefined || redis === undefined) context.skip();
+    const { prefix, projectId } = await givenProjectedReadModel(100);
+    // The live projector in a process of its own, as deployed, woken by NOTIFY after each append.
+    const projector = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ROLE: 'projector', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, REDIS_URL: redis!.url, REDIS_KEY_PREFIX: prefix, PROJECTOR_POLL_INTERVAL_MS: '50', PROJECTOR_BATCH_SIZE: '50', LOG_LEVEL: 'info' },
+    });
+    let output = '';
+    projector.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const live = await RedisTallyStore.open(redis!.client, prefix);
+    let voting = true;
+    const voter = async () => {
+      while (voting) await castRandomVotes(appender, projectId, 8);
+    };
+    try {
+      await vi.waitFor(() => expect(output).toContain('projector is the leader'), { timeout: 20_000, interval: 100 });
+      const votes = Promise.all([voter(), voter(), voter()]);
+      const unlinked: Promise<number>[] = [];
+      try {
+        for (let round = 0; round < 10; round += 1) {
+          const result = await rebuild(prefix);
+          expect(result.generation).toBe(round + 2);
+          unlinked.push(result.oldGenerationUnlinked);
+        }
+      } finally {
+        voting = false;
+        await votes;
+        await Promise.all(unlinked);
+      }
+      await vi.waitFor(() => expectTalliesToMatchLog(database.db, live, projectId), { timeout: 20_000, interval: 100 });
+    } finally {
+      projector.kill('SIGKILL');
+    }
+
+    expect(await liveGeneration(redis!.client, prefix)).toBe(11);
+    const left: string[] = [];
+    for await (const keys of redis!.client.scanIterator({ MATCH: `${prefix}:*`, COUNT: 1000 })) left.push(...keys);
+    const stray = left.filter((key) => !key.startsWith(`${prefix}:11:`) && !/:(generation|leader-epoch)$/.test(key));
+    expect(stray).toEqual([]);
+    expect((await verifyTallies(database.db, redis!.client, prefix)).differences).toEqual([]);
+  });
+
   it('leaves readers on the old generation when a rebuild dies, and completes when run again', async (context) => {
     if (redis === undefined) context.skip();
     const { prefix, projectId } = await givenProjectedReadModel(200);
     // A rebuild that died half way: its generation holds part of the log and its state says so.
-    const half = RedisTallyStore.forGeneration(redis!.client, prefix, 2);
+    const half = RedisTallyStore.forRebuild(redis!.client, prefix, 2, 1);
     let batches = 0;
     const dying: TallyStore = {
       loadTallies: (keys) => half.loadTallies(keys),
+      claimWriter: (epoch) => half.claimWriter(epoch),
       readCheckpoint: () => half.readCheckpoint(),
       readTallies: (poll, targets, voter) => half.readTallies(poll, targets, voter),
       readTop: (poll, order, limit) => half.readTop(poll, order, limit),
       followLiveGeneration: () => half.followLiveGeneration(),
-      applyChanges: async (changes, checkpoint) => {
+      applyChanges: async (changes, move) => {
         if ((batches += 1) > 2) throw new Error('killed');
-        await half.applyChanges(changes, checkpoint);
+        await half.applyChanges(changes, move);
       },
     };
     await redis!.client.hSet(`${prefix}:rebuild`, { generation: '2', status: 'rebuilding' });

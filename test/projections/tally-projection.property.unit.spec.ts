@@ -41,7 +41,7 @@ async function project(store: TallyStore, events: readonly LoggedVote[], batchSi
     at += batch.length;
     const changes = foldTallies(batch, await store.loadTallies(uniqueTallyKeys(batch)), () => rules);
     const last = batch.at(-1)!.position;
-    await store.applyChanges(changes, `${last.transactionId}.${last.globalPosition}`);
+    await store.applyChanges(changes, { from: await store.readCheckpoint(), to: `${last.transactionId}.${last.globalPosition}` });
   }
 }
 

@@ -4,11 +4,13 @@ import { definePollRules } from '../../src/domain/poll.js';
 import { rankScores } from '../../src/domain/ranking.js';
 import { applyBallotChange, emptyTally, type Tally } from '../../src/domain/tally.js';
 import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
+import { connectRedis } from '../../src/platform/redis.js';
+import { RedisKeys } from '../../src/projections/redis-keys.js';
 import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
 import type { TallyKey } from '../../src/projections/tally-key.js';
 import type { TallyChange } from '../../src/projections/tally-projection.js';
-import type { TallyStore } from '../../src/projections/tally-store.js';
-import { createTestRedis, type TestRedis } from '../support/redis.js';
+import type { TallyStore, WriteRefusedError } from '../../src/projections/tally-store.js';
+import { createTestRedis, startPrivateRedisServer, type TestRedis } from '../support/redis.js';
 
 const redis = await createTestRedis();
 const stores: { name: string; open: () => Promise<TallyStore> }[] = [
@@ -49,7 +51,7 @@ describe.each(stores)('the $name tally store', ({ open }) => {
 
   it('applies tallies, voters and the checkpoint together', async () => {
     const first = change(key('a'), emptyTally, [['ann', 0, 1], ['bob', 0, -1], ['cy', 0, 1]], undefined, '10.1');
-    await store.applyChanges([first, change(key('b'), emptyTally, [['ann', 0, 1]], undefined, '10.2')], '10.2');
+    await store.applyChanges([first, change(key('b'), emptyTally, [['ann', 0, 1]], undefined, '10.2')], { from: undefined, to: '10.2' });
     expect(await store.readCheckpoint()).toBe('10.2');
     const readings = await store.readTallies(poll, ['a', 'b', 'zzz'], 'bob');
     expect(readings).toEqual([
@@ -63,25 +65,33 @@ describe.each(stores)('the $name tally store', ({ open }) => {
 
   it('removes emptied histogram buckets and retracted voters', async () => {
     const [stored] = await store.readTallies(poll, ['a']);
-    await store.applyChanges([change(key('a'), stored!.tally, [['bob', -1, 0]], '10.1', '11.1', ['-1'])], '11.1');
+    await store.applyChanges([change(key('a'), stored!.tally, [['bob', -1, 0]], '10.1', '11.1', ['-1'])], { from: '10.2', to: '11.1' });
     const [after] = await store.readTallies(poll, ['a'], 'bob');
     expect(after).toEqual({ tally: { count: 2, sum: 2, up: 2, down: 0, histogram: { '1': 2 } }, voterValue: 0 });
   });
 
   it('refuses a change folded from a checkpoint the tally no longer holds', async () => {
     const [stored] = await store.readTallies(poll, ['a']);
-    await expect(store.applyChanges([change(key('a'), stored!.tally, [['dee', 0, 1]], '10.1', '12.1')], '12.1')).rejects.toThrow(/moved/);
+    await expect(store.applyChanges([change(key('a'), stored!.tally, [['dee', 0, 1]], '10.1', '12.1')], { from: '11.1', to: '12.1' })).rejects.toThrow(/moved/);
     expect((await store.readTallies(poll, ['a']))[0]!.tally.count).toBe(2);
+  });
+
+  it('refuses to move a checkpoint it does not hold, writing nothing', async () => {
+    const [stored] = await store.readTallies(poll, ['a']);
+    const write = store.applyChanges([change(key('a'), stored!.tally, [['dee', 0, 1]], '11.1', '12.1')], { from: '10.2', to: '12.1' });
+    await expect(write).rejects.toMatchObject({ reason: 'checkpoint-moved' });
+    expect((await store.readTallies(poll, ['a']))[0]!.tally.count).toBe(2);
+    expect(await store.readCheckpoint()).toBe('11.1');
   });
 
   it('ranks by count, sum, average and wilson, dropping tallies that fall to zero', async () => {
     const c = change(key('c'), emptyTally, [['v1', 0, 1], ['v2', 0, 1], ['v3', 0, 1], ['v4', 0, -1]], undefined, '13.1');
-    await store.applyChanges([c], '13.1');
+    await store.applyChanges([c], { from: '11.1', to: '13.1' });
     expect((await store.readTop(poll, 'count', 10)).map((r) => r.target)).toEqual(['c', 'a', 'b']);
     expect((await store.readTop(poll, 'sum', 2)).map((r) => r.target)).toEqual(['c', 'a']);
     expect((await store.readTop(poll, 'wilson', 1))[0]).toEqual({ target: 'a', tally: expect.objectContaining({ count: 2 }) });
     const [b] = await store.readTallies(poll, ['b']);
-    await store.applyChanges([change(key('b'), b!.tally, [['ann', 1, 0]], '10.2', '14.1', ['1'])], '14.1');
+    await store.applyChanges([change(key('b'), b!.tally, [['ann', 1, 0]], '10.2', '14.1', ['1'])], { from: '13.1', to: '14.1' });
     expect((await store.readTop(poll, 'count', 10)).map((r) => r.target)).toEqual(['c', 'a']);
   });
 
@@ -89,7 +99,7 @@ describe.each(stores)('the $name tally store', ({ open }) => {
     const targets = ['x:y', 'x', 'y', '{x}', '%3A', 'x%3Ay', ':'];
     await store.applyChanges(
       targets.map((target, i) => change(key(target), emptyTally, Array.from({ length: i + 1 }, (_, v) => [`v${v}`, 0, 1] as [string, number, number]), undefined, `20.${i}`)),
-      '20.9',
+      { from: '14.1', to: '20.9' },
     );
     const readings = await store.readTallies(poll, targets);
     expect(readings.map((reading) => reading.tally.count)).toEqual([1, 2, 3, 4, 5, 6, 7]);
@@ -97,14 +107,52 @@ describe.each(stores)('the $name tally store', ({ open }) => {
 });
 
 describe('the redis tally store', () => {
-  it('loads its script again after Redis forgot it', async (context) => {
+  const poll = { projectId: randomUUID(), poll: 'votes' };
+  const vote = (voter: string, expected: string | undefined, checkpoint: string, before = emptyTally) =>
+    change({ ...poll, target: 'a' }, before, [[voter, 0, 1]], expected, checkpoint);
+  const refusal = (write: Promise<void>) => write.then(() => 'written', (error: WriteRefusedError) => error.reason);
+
+  it('loads its scripts again after Redis forgot them', async (context) => {
+    const server = await startPrivateRedisServer();
+    if (server === undefined) context.skip();
+    const client = await connectRedis(server!.url);
+    try {
+      const store = await RedisTallyStore.open(client, 'cv');
+      await store.applyChanges([vote('ann', undefined, '1.1')], { from: undefined, to: '1.1' });
+      // As after a Redis restart: the server knows no script.
+      await client.scriptFlush();
+      await store.applyChanges([vote('bob', '1.1', '1.2', (await store.readTallies(poll, ['a']))[0]!.tally)], { from: '1.1', to: '1.2' });
+      expect((await store.readTallies(poll, ['a']))[0]!.tally.count).toBe(2);
+    } finally {
+      await client.quit();
+      await server!.stop();
+    }
+  });
+
+  it('refuses writes to a generation no longer live, and the writes of a rebuild once the generation it replaces is not live', async (context) => {
     if (redis === undefined) context.skip();
-    const store = await RedisTallyStore.open(redis!.client, `${redis!.prefix}:noscript`);
-    const poll = { projectId: randomUUID(), poll: 'votes' };
-    await store.applyChanges([change({ ...poll, target: 'a' }, emptyTally, [['ann', 0, 1]], undefined, '1.1')], '1.1');
-    // As after a Redis restart: the script this store loaded is unknown to the server.
-    (store as unknown as { scriptSha: string }).scriptSha = '0'.repeat(40);
-    await store.applyChanges([change({ ...poll, target: 'a' }, (await store.readTallies(poll, ['a']))[0]!.tally, [['bob', 0, 1]], '1.1', '1.2')], '1.2');
-    expect((await store.readTallies(poll, ['a']))[0]!.tally.count).toBe(2);
+    const prefix = `${redis!.prefix}:flip`;
+    const live = await RedisTallyStore.open(redis!.client, prefix);
+    const rebuild = RedisTallyStore.forRebuild(redis!.client, prefix, 2, 1);
+    expect(await refusal(rebuild.applyChanges([vote('ann', undefined, '1.1')], { from: undefined, to: '1.1' }))).toBe('written');
+    await redis!.client.set(RedisKeys.generationKey(prefix), '2');
+    expect(await refusal(live.applyChanges([vote('bob', undefined, '1.2')], { from: undefined, to: '1.2' }))).toBe('generation-moved');
+    expect(await refusal(rebuild.applyChanges([vote('cy', '1.1', '1.3')], { from: '1.1', to: '1.3' }))).toBe('generation-moved');
+    expect(await redis!.client.exists(new RedisKeys(prefix, 1).checkpoint())).toBe(0);
+    expect(await live.followLiveGeneration()).toBe(true);
+    expect(await live.readCheckpoint()).toBe('1.1');
+  });
+
+  it('refuses the writes of a deposed leader, and lets the new one pass a fence left by older leaders', async (context) => {
+    if (redis === undefined) context.skip();
+    const prefix = `${redis!.prefix}:fence`;
+    const [old, next] = [await RedisTallyStore.open(redis!.client, prefix), await RedisTallyStore.open(redis!.client, prefix)];
+    expect(await old.claimWriter(5)).toBe(5);
+    expect(await refusal(old.applyChanges([vote('ann', undefined, '1.1')], { from: undefined, to: '1.1' }))).toBe('written');
+    expect(await next.claimWriter(4)).toBe(5);
+    expect(await next.claimWriter(6)).toBe(6);
+    expect(await refusal(old.applyChanges([vote('bob', '1.1', '1.2')], { from: '1.1', to: '1.2' }))).toBe('deposed');
+    expect(await refusal(next.applyChanges([vote('cy', '1.1', '1.3')], { from: '1.1', to: '1.3' }))).toBe('written');
+    expect(await next.readCheckpoint()).toBe('1.3');
   });
 });
