@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     ? Promise.resolve()
     : leadership === undefined
       ? projector.run(stopProjecting.signal)
-      : leadership.lead((termEnded) => projector.run(termEnded), stopProjecting.signal);
+      : leadership.lead((termEnded, nextEpoch) => projector.lead(nextEpoch, termEnded), stopProjecting.signal);
   // Every projector process may run it: deleting what another already deleted costs nothing.
   const expiringKeys = runsProjector
     ? expireIdempotencyKeys(

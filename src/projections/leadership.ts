@@ -28,9 +28,9 @@ export class PostgresLeadership {
   /**
    * Runs `work` for each term in which this process leads, until `signal` aborts. The signal
    * `work` gets aborts when the term ends; `work` must then stop and return. The lock is let go
-   * only after `work` has returned.
+   * only after `work` has returned. `nextEpoch` draws the term's leadership epochs.
    */
-  async lead(work: (termEnded: AbortSignal) => Promise<void>, signal: AbortSignal): Promise<void> {
+  async lead(work: (termEnded: AbortSignal, nextEpoch: (floor: number) => Promise<number>) => Promise<void>, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       const term = this.openTerm();
       // A standby stops waiting for the lock at once; a leader finishes its work first.
@@ -46,7 +46,7 @@ export class PostgresLeadership {
         const { wakeUp } = this.options;
         if (wakeUp !== undefined) await term.client.query(`listen ${pg.escapeIdentifier(wakeUp.channel)}`);
         this.logger.info('projector is the leader');
-        await work(AbortSignal.any([signal, term.ended.signal]));
+        await work(AbortSignal.any([signal, term.ended.signal]), (floor) => drawEpoch(term.client, floor));
       } catch (error) {
         if (!signal.aborted) this.logger.error({ err: error }, 'projector leadership connection failed; queueing for the lock again');
       } finally {
@@ -78,6 +78,19 @@ interface Term {
   /** Aborted when the connection is lost: the lock went with it. */
   readonly ended: AbortController;
   leading: boolean;
+}
+
+/**
+ * The next leadership epoch, above every one handed out before and above `floor`: the fencing
+ * token this leader's writes carry. Drawn on the session that holds the lock, so a leader whose
+ * session has ended draws none, and every epoch drawn is above those of earlier terms.
+ */
+async function drawEpoch(client: pg.Client, floor: number): Promise<number> {
+  const { rows } = await client.query<{ epoch: string }>(
+    `select setval('projector_leader_epochs', greatest(nextval('projector_leader_epochs'), $1::bigint + 1)) as epoch`,
+    [floor],
+  );
+  return Number(rows[0]!.epoch);
 }
 
 /** Unlocking first lets a standby lead at once; ending the session would release the lock anyway. */

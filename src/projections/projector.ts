@@ -50,6 +50,37 @@ export class Projector {
   }
 
   /**
+   * Projects as the leader of one term: claims the read model with a fresh epoch, then runs until
+   * the term ends. `nextEpoch` draws epochs on the session that holds the leadership lock.
+   */
+  async lead(nextEpoch: (floor: number) => Promise<number>, signal: AbortSignal): Promise<void> {
+    if (await this.claim(nextEpoch, signal)) await this.run(signal);
+  }
+
+  /**
+   * Makes this projector the store's only writer: claims a leadership epoch there, so writes of
+   * any older leader are refused. `nextEpoch(floor)` hands out an epoch above every earlier one and
+   * above `floor`; a store already fenced above ours (by the leaders of another database, before a
+   * restore) is passed with a higher one. Retries until the store answers or the signal aborts.
+   */
+  async claim(nextEpoch: (floor: number) => Promise<number>, signal: AbortSignal): Promise<boolean> {
+    const { store, logger } = this.options;
+    while (!signal.aborted) {
+      try {
+        let epoch = await nextEpoch(0);
+        for (let held = await store.claimWriter(epoch); held !== epoch; held = await store.claimWriter(epoch)) epoch = await nextEpoch(held);
+        this.forget();
+        logger.info({ epoch }, 'projector claimed the read model');
+        return true;
+      } catch (error) {
+        logger.error({ err: error }, 'projector could not claim the read model; retrying');
+        await this.waitForWork(signal);
+      }
+    }
+    return false;
+  }
+
+  /**
    * Applies batches until no committed event is left or `signal` aborts. Three batches overlap:
    * the next is read from PostgreSQL and folded while the previous one is still being written.
    */
