@@ -3,7 +3,7 @@ import { emptyTally } from '../domain/tally.js';
 import type { PollKey, TallyKey } from './tally-key.js';
 import { pollIdOf, tallyIdOf } from './tally-key.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
-import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, WriteRefusedError } from './tally-store.js';
+import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, type WithCheckpoint, WriteRefusedError } from './tally-store.js';
 
 interface Entry extends StoredTally {
   readonly key: TallyKey;
@@ -75,6 +75,14 @@ export class MemoryTallyStore implements TallyStore {
 
   async readCheckpoint(): Promise<string | undefined> {
     return this.checkpoint;
+  }
+
+  async readTalliesWithCheckpoint(poll: PollKey, targets: readonly string[], voter?: string): Promise<WithCheckpoint<TallyReading[]>> {
+    return { checkpoint: this.checkpoint, value: await this.readTallies(poll, targets, voter) };
+  }
+
+  async readTopWithCheckpoint(poll: PollKey, order: RankOrder, limit: number): Promise<WithCheckpoint<RankedTally[]>> {
+    return { checkpoint: this.checkpoint, value: await this.readTop(poll, order, limit) };
   }
 
   async readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]> {

@@ -36,6 +36,7 @@ export class Projector {
   /** The checkpoint this projector last wrote; undefined until read from the store. */
   private checkpoint: string | undefined;
   private lagRecordedAt = 0;
+  private lostWritesCheckedAt = 0;
   private wakeUp: (() => void) | undefined;
   private woken = false;
 
@@ -169,10 +170,13 @@ export class Projector {
 
   /**
    * With nothing to write, nothing would notice Redis losing data (a FLUSHALL, a restart from older
-   * data): compare the checkpoint, so an idle projector restores what was lost without waiting for a vote.
+   * data): compare the checkpoint, at most once a second, so an idle projector restores what was
+   * lost without waiting for a vote.
    */
   private async noticeLostWrites(): Promise<void> {
-    if (this.checkpoint === undefined || (await this.options.store.readCheckpoint()) === this.checkpoint) return;
+    if (this.checkpoint === undefined || Date.now() - this.lostWritesCheckedAt < 1000) return;
+    this.lostWritesCheckedAt = Date.now();
+    if ((await this.options.store.readCheckpoint()) === this.checkpoint) return;
     this.options.logger.warn({ checkpoint: this.checkpoint }, 'the read model is not at the checkpoint this projector wrote; reading it back');
     this.forget();
   }

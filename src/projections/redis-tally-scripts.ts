@@ -124,10 +124,11 @@ return redis.call('GET', base .. 'checkpoint')
 
 /**
  * ARGV[3] a voter ('' for none), then pairs of tally and voters key names within the generation.
- * Returns the generation, then for each tally its hash fields (and the voter's value when asked).
+ * Returns the generation, its checkpoint, then for each tally its hash fields (and the voter's
+ * value when asked).
  */
 export const readTalliesScript = new RedisScript(`${generationBase}
-local result = { generation }
+local result = { generation, redis.call('GET', base .. 'checkpoint') }
 for i = 4, #ARGV, 2 do
   result[#result + 1] = redis.call('HGETALL', base .. ARGV[i])
   if ARGV[3] ~= '' then result[#result + 1] = redis.call('HGET', base .. ARGV[i + 1], ARGV[3]) end

@@ -6,7 +6,7 @@ import { applyTalliesScript, claimWriterScript, moveCheckpointScript, readCheckp
 import type { PollKey, TallyKey } from './tally-key.js';
 import { tallyIdOf } from './tally-key.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
-import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, type WriteRefusal, WriteRefusedError } from './tally-store.js';
+import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, type WithCheckpoint, type WriteRefusal, WriteRefusedError } from './tally-store.js';
 
 /** Tallies per script call: big enough to spare round trips, small enough not to stall Redis. */
 const tallyGroupSize = 200;
@@ -85,28 +85,38 @@ export class RedisTallyStore implements TallyStore {
   }
 
   async readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]> {
-    return (await this.readTalliesOf(poll, targets, voter)).readings;
+    return (await this.readTalliesWithCheckpoint(poll, targets, voter)).value;
   }
 
   async readTop(poll: PollKey, order: RankOrder, limit: number): Promise<RankedTally[]> {
+    return (await this.readTopWithCheckpoint(poll, order, limit)).value;
+  }
+
+  async readTalliesWithCheckpoint(poll: PollKey, targets: readonly string[], voter?: string): Promise<WithCheckpoint<TallyReading[]>> {
+    const { checkpoint, readings } = await this.readInOneGeneration(poll, targets, voter);
+    return { checkpoint, value: readings };
+  }
+
+  async readTopWithCheckpoint(poll: PollKey, order: RankOrder, limit: number): Promise<WithCheckpoint<RankedTally[]>> {
     for (;;) {
       const [generation, ...targets] = (await readRankScript.run(this.redis, this.readKeys(), [...this.readArgs(), inGeneration.rank(poll, order), String(limit)])) as string[];
-      if (targets.length === 0) return [];
-      const read = await this.readTalliesOf(poll, targets);
+      const read = await this.readInOneGeneration(poll, targets);
       // A rebuild flipped generations between the two reads: rank again in the new one.
-      if (read.generation === generation) return targets.map((target, index) => ({ target, tally: read.readings[index]!.tally }));
+      if (read.generation === generation) return { checkpoint: read.checkpoint, value: targets.map((target, index) => ({ target, tally: read.readings[index]!.tally })) };
     }
   }
 
-  private async readTalliesOf(poll: PollKey, targets: readonly string[], voter?: string): Promise<{ generation: string; readings: TallyReading[] }> {
+  /** Tallies, the voter's values and the checkpoint, all from the generation live when the script ran. */
+  private async readInOneGeneration(poll: PollKey, targets: readonly string[], voter?: string) {
     const names = targets.flatMap((target) => [inGeneration.tally({ ...poll, target }), inGeneration.voters({ ...poll, target })]);
-    const [generation, ...replies] = (await readTalliesScript.run(this.redis, this.readKeys(), [...this.readArgs(), voter ?? '', ...names])) as [string, ...unknown[]];
+    const reply = (await readTalliesScript.run(this.redis, this.readKeys(), [...this.readArgs(), voter ?? '', ...names])) as unknown[];
+    const [generation, checkpoint, ...replies] = reply as [string, string | null, ...unknown[]];
     const step = voter === undefined ? 1 : 2;
-    const readings = targets.map((_, index) => {
+    const readings: TallyReading[] = targets.map((_, index) => {
       const tally = parseTally(hashOf(replies[index * step] as string[]));
       return voter === undefined ? { tally } : { tally, voterValue: Number((replies[index * step + 1] as string | null) ?? 0) };
     });
-    return { generation, readings };
+    return { generation, checkpoint: checkpoint ?? undefined, readings };
   }
 
   private readKeys(): string[] {

@@ -45,11 +45,8 @@ export class TallyQueries {
 
   async tallies(projectId: string, pollName: string, targets: readonly string[], voter?: string): Promise<TallyView[]> {
     const poll = await this.pollOf(projectId, pollName);
-    const [position, readings] = await Promise.all([
-      this.store.readCheckpoint(),
-      this.store.readTallies({ projectId, poll: pollName }, targets, voter),
-    ]);
-    return readings.map((reading, index) => toView(poll, targets[index]!, reading.tally, position, reading.voterValue));
+    const { checkpoint, value: readings } = await this.store.readTalliesWithCheckpoint({ projectId, poll: pollName }, targets, voter);
+    return readings.map((reading, index) => toView(poll, targets[index]!, reading.tally, checkpoint, reading.voterValue));
   }
 
   /** Waits until the read model has applied `minPosition` (a token a vote returned), up to `waitMs`. */
@@ -64,8 +61,8 @@ export class TallyQueries {
         { field: 'order', message: `must be one of ${rankOrdersFor(poll).join(', ')} for ${aPollOf(poll.kind)}` },
       ]);
     }
-    const [position, ranked] = await Promise.all([this.store.readCheckpoint(), this.store.readTop({ projectId, poll: pollName }, order, limit)]);
-    return ranked.map((entry) => toView(poll, entry.target, entry.tally, position));
+    const { checkpoint, value: ranked } = await this.store.readTopWithCheckpoint({ projectId, poll: pollName }, order, limit);
+    return ranked.map((entry) => toView(poll, entry.target, entry.tally, checkpoint));
   }
 
   private async pollOf(projectId: string, name: string): Promise<PollView> {

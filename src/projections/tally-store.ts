@@ -14,6 +14,11 @@ export interface RankedTally {
   readonly tally: Tally;
 }
 
+export interface WithCheckpoint<T> {
+  readonly checkpoint: string | undefined;
+  readonly value: T;
+}
+
 /** A batch moves the projection's checkpoint from where the writer left it to its last event. */
 export interface CheckpointMove {
   /** The checkpoint the batch was read after; undefined when it starts from the first event. */
@@ -42,6 +47,9 @@ export interface TallyStore {
   readCheckpoint(): Promise<string | undefined>;
   readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]>;
   readTop(poll: PollKey, order: RankOrder, limit: number): Promise<RankedTally[]>;
+  /** The same, with the checkpoint they stand at, read together: what a query answers. */
+  readTalliesWithCheckpoint(poll: PollKey, targets: readonly string[], voter?: string): Promise<WithCheckpoint<TallyReading[]>>;
+  readTopWithCheckpoint(poll: PollKey, order: RankOrder, limit: number): Promise<WithCheckpoint<RankedTally[]>>;
   /**
    * Points the store at the live generation again; true when that moved it (a rebuild flipped
    * generations), so whatever the caller remembered about the old one no longer holds.

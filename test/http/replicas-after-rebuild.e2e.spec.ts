@@ -11,7 +11,7 @@ import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, freePort, type TestRedis } from '../support/redis.js';
-import { castRandomVotes } from '../support/votes.js';
+import { castRandomVotes, expectTalliesToMatchLog } from '../support/votes.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const logger = pino({ level: 'silent' });
@@ -57,7 +57,15 @@ describe('two API replicas after a rebuild', () => {
     await castRandomVotes(appender, project.id, 300);
     await appender.close();
     const store = await RedisTallyStore.open(redis!.client, redis!.prefix);
-    await new Projector({ db: database.db, store, logger, batchSize: 100, pollIntervalMs: 50 }).catchUp();
+    const projector = new Projector({ db: database.db, store, logger, batchSize: 100, pollIntervalMs: 50 });
+    // A transaction elsewhere on the server can hold the log back a moment: project until it is all in.
+    await vi.waitFor(
+      async () => {
+        await projector.catchUp();
+        await expectTalliesToMatchLog(database.db, store, project.id);
+      },
+      { timeout: 20_000, interval: 100 },
+    );
     const expected = await recomputeTallies(database.db, project.id);
     const wanted = (target: string) => shapeOf(expected.get(`${project.id}\u0000stars\u0000${target}`)?.tally ?? emptyTally);
     const read = async (replica: { baseUrl: string }, url: string) => {

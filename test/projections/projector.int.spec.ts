@@ -176,5 +176,7 @@ function passThrough(inner: TallyStore): TallyStore {
     readCheckpoint: () => inner.readCheckpoint(),
     readTallies: (poll, targets, voter) => inner.readTallies(poll, targets, voter),
     readTop: (poll, order, limit) => inner.readTop(poll, order, limit),
+    readTalliesWithCheckpoint: (poll, targets, voter) => inner.readTalliesWithCheckpoint(poll, targets, voter),
+    readTopWithCheckpoint: (poll, order, limit) => inner.readTopWithCheckpoint(poll, order, limit),
   };
 }

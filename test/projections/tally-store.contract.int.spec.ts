@@ -63,6 +63,12 @@ describe.each(stores)('the $name tally store', ({ open }) => {
     expect([...loaded.values()]).toEqual([{ tally: first.tally, checkpoint: '10.1' }]);
   });
 
+  it('answers tallies and the top list with the checkpoint they stand at', async () => {
+    const plain = await store.readTallies(poll, ['a', 'b'], 'ann');
+    expect(await store.readTalliesWithCheckpoint(poll, ['a', 'b'], 'ann')).toEqual({ checkpoint: '10.2', value: plain });
+    expect(await store.readTopWithCheckpoint(poll, 'count', 5)).toEqual({ checkpoint: '10.2', value: await store.readTop(poll, 'count', 5) });
+  });
+
   it('removes emptied histogram buckets and retracted voters', async () => {
     const [stored] = await store.readTallies(poll, ['a']);
     await store.applyChanges([change(key('a'), stored!.tally, [['bob', -1, 0]], '10.1', '11.1', ['-1'])], { from: '10.2', to: '11.1' });
