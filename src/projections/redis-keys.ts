@@ -21,19 +21,19 @@ export class RedisKeys {
   }
 
   tally(key: TallyKey): string {
-    return `${this.base()}:${inGeneration.tally(key)}`;
+    return `${this.base()}:tally:${encode(key.projectId)}:${encode(key.poll)}:${encode(key.target)}`;
   }
 
   voters(key: TallyKey): string {
-    return `${this.base()}:${inGeneration.voters(key)}`;
+    return `${this.base()}:voters:${encode(key.projectId)}:${encode(key.poll)}:${encode(key.target)}`;
   }
 
   rank(poll: PollKey, order: RankOrder): string {
-    return `${this.base()}:${inGeneration.rank(poll, order)}`;
+    return `${this.base()}:rank:${encode(poll.projectId)}:${encode(poll.poll)}:${order}`;
   }
 
   checkpoint(): string {
-    return `${this.base()}:${inGeneration.checkpoint}`;
+    return `${this.base()}:checkpoint`;
   }
 
   /** Pub/sub channel for changed tallies; not tied to a generation. */
@@ -45,16 +45,5 @@ export class RedisKeys {
     return `${this.prefix}:${this.generation}`;
   }
 }
-
-/**
- * Key names within a generation, after `<prefix>:<generation>:`. Read scripts join them to the
- * generation they find live, so a read never mixes generations.
- */
-export const inGeneration = {
-  tally: (key: TallyKey) => `tally:${encode(key.projectId)}:${encode(key.poll)}:${encode(key.target)}`,
-  voters: (key: TallyKey) => `voters:${encode(key.projectId)}:${encode(key.poll)}:${encode(key.target)}`,
-  rank: (poll: PollKey, order: RankOrder) => `rank:${encode(poll.projectId)}:${encode(poll.poll)}:${order}`,
-  checkpoint: 'checkpoint',
-};
 
 const encode = (id: string) => encodeURIComponent(id).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);

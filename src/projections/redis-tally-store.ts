@@ -1,8 +1,8 @@
 import type { RankOrder } from '../domain/ranking.js';
 import { emptyTally, type Tally } from '../domain/tally.js';
 import type { RedisClient } from '../platform/redis.js';
-import { inGeneration, RedisKeys } from './redis-keys.js';
-import { applyTalliesScript, claimWriterScript, moveCheckpointScript, readCheckpointScript, readRankScript, readTalliesScript } from './redis-tally-scripts.js';
+import { RedisKeys } from './redis-keys.js';
+import { applyTalliesScript, claimWriterScript, moveCheckpointScript } from './redis-tally-scripts.js';
 import type { PollKey, TallyKey } from './tally-key.js';
 import { tallyIdOf } from './tally-key.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
@@ -13,13 +13,17 @@ const tallyGroupSize = 200;
 
 export class RedisTallyStore implements TallyStore {
   private leaderEpoch: number | undefined;
+  /** The generation readers last found live; every read checks it still is. */
+  private readingKeys: RedisKeys;
 
   /** `replacing`: a rebuild writes its own generation, and only while this one stays live. */
   private constructor(
     private readonly redis: RedisClient,
     private keys: RedisKeys,
     private readonly replacing?: number,
-  ) {}
+  ) {
+    this.readingKeys = keys;
+  }
 
   /** The store for the live generation, creating generation 1 on a fresh Redis. */
   static async open(redis: RedisClient, prefix: string): Promise<RedisTallyStore> {
@@ -81,7 +85,10 @@ export class RedisTallyStore implements TallyStore {
   }
 
   async readCheckpoint(): Promise<string | undefined> {
-    return ((await readCheckpointScript.run(this.redis, this.readKeys(), this.readArgs())) as string | null) ?? undefined;
+    return this.readLive(async (keys) => {
+      const [checkpoint, live] = await Promise.all([this.redis.get(keys.checkpoint()), this.readPointer(keys)]);
+      return { value: checkpoint ?? undefined, live };
+    });
   }
 
   async readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]> {
@@ -93,39 +100,52 @@ export class RedisTallyStore implements TallyStore {
   }
 
   async readTalliesWithCheckpoint(poll: PollKey, targets: readonly string[], voter?: string): Promise<WithCheckpoint<TallyReading[]>> {
-    const { checkpoint, readings } = await this.readInOneGeneration(poll, targets, voter);
-    return { checkpoint, value: readings };
+    return this.readLive((keys) => this.readTalliesIn(keys, poll, targets, voter));
   }
 
   async readTopWithCheckpoint(poll: PollKey, order: RankOrder, limit: number): Promise<WithCheckpoint<RankedTally[]>> {
+    return this.readLive(async (keys) => {
+      const targets = await this.redis.zRange(keys.rank(poll, order), 0, limit - 1, { REV: true });
+      const { value, live } = await this.readTalliesIn(keys, poll, targets);
+      return { value: { checkpoint: value.checkpoint, value: targets.map((target, index) => ({ target, tally: value.value[index]!.tally })) }, live };
+    });
+  }
+
+  /**
+   * Runs `read` in the generation readers last found live. Each read ends with the live
+   * generation pointer, sent after its data on the same connection: generations only move
+   * forward, so if the pointer still names the generation read, it was live all along and the
+   * data is whole, never a generation a rebuild has replaced and unlinked. Otherwise it reads
+   * again in the new one. A rebuild reads the generation it writes.
+   */
+  private async readLive<T>(read: (keys: RedisKeys) => Promise<{ value: T; live: number }>): Promise<T> {
+    if (this.replacing !== undefined) return (await read(this.keys)).value;
     for (;;) {
-      const [generation, ...targets] = (await readRankScript.run(this.redis, this.readKeys(), [...this.readArgs(), inGeneration.rank(poll, order), String(limit)])) as string[];
-      const read = await this.readInOneGeneration(poll, targets);
-      // A rebuild flipped generations between the two reads: rank again in the new one.
-      if (read.generation === generation) return { checkpoint: read.checkpoint, value: targets.map((target, index) => ({ target, tally: read.readings[index]!.tally })) };
+      const keys = this.readingKeys;
+      const { value, live } = await read(keys);
+      if (live === keys.generation) return value;
+      this.readingKeys = new RedisKeys(keys.prefix, live);
     }
   }
 
-  /** Tallies, the voter's values and the checkpoint, all from the generation live when the script ran. */
-  private async readInOneGeneration(poll: PollKey, targets: readonly string[], voter?: string) {
-    const names = targets.flatMap((target) => [inGeneration.tally({ ...poll, target }), inGeneration.voters({ ...poll, target })]);
-    const reply = (await readTalliesScript.run(this.redis, this.readKeys(), [...this.readArgs(), voter ?? '', ...names])) as unknown[];
-    const [generation, checkpoint, ...replies] = reply as [string, string | null, ...unknown[]];
-    const step = voter === undefined ? 1 : 2;
-    const readings: TallyReading[] = targets.map((_, index) => {
-      const tally = parseTally(hashOf(replies[index * step] as string[]));
-      return voter === undefined ? { tally } : { tally, voterValue: Number((replies[index * step + 1] as string | null) ?? 0) };
+  private readPointer(keys: RedisKeys): Promise<number> {
+    return this.redis.get(RedisKeys.generationKey(keys.prefix)).then((live) => Number(live ?? 1));
+  }
+
+  /** One pipeline: the checkpoint, the tallies, the voter's values, then the live pointer. */
+  private async readTalliesIn(keys: RedisKeys, poll: PollKey, targets: readonly string[], voter?: string) {
+    const tallyKeys = targets.map((target) => ({ ...poll, target }));
+    const [checkpoint, hashes, values, live] = await Promise.all([
+      this.redis.get(keys.checkpoint()),
+      Promise.all(tallyKeys.map((key) => this.redis.hGetAll(keys.tally(key)))),
+      voter === undefined ? undefined : Promise.all(tallyKeys.map((key) => this.redis.hGet(keys.voters(key), voter))),
+      this.readPointer(keys),
+    ]);
+    const readings: TallyReading[] = hashes.map((hash, index) => {
+      const tally = parseTally(hash);
+      return values === undefined ? { tally } : { tally, voterValue: Number(values[index] ?? 0) };
     });
-    return { generation, checkpoint: checkpoint ?? undefined, readings };
-  }
-
-  private readKeys(): string[] {
-    return [RedisKeys.generationKey(this.keys.prefix)];
-  }
-
-  /** A rebuild reads the generation it writes; everyone else the live one, found by the script. */
-  private readArgs(): string[] {
-    return [this.keys.prefix, this.replacing === undefined ? '' : String(this.keys.generation)];
+    return { value: { checkpoint: checkpoint ?? undefined, value: readings }, live };
   }
 
   private fenceKeys(): string[] {
@@ -184,9 +204,3 @@ export function parseTally(hash: Record<string, string>): Tally {
   return { count: Number(hash.count), sum: Number(hash.sum), up: Number(hash.up), down: Number(hash.down), histogram };
 }
 
-/** A hash as HGETALL answers inside a script: field, value, field, value… */
-function hashOf(flat: readonly string[]): Record<string, string> {
-  const hash: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
-  return hash;
-}

@@ -149,6 +149,20 @@ describe('the redis tally store', () => {
     expect(await live.readCheckpoint()).toBe('1.1');
   });
 
+  it('reads the live generation, never one a rebuild has replaced and unlinked', async (context) => {
+    if (redis === undefined) context.skip();
+    const prefix = `${redis!.prefix}:reader`;
+    const reader = await RedisTallyStore.open(redis!.client, prefix);
+    const live = await RedisTallyStore.open(redis!.client, prefix);
+    await live.applyChanges([vote('ann', undefined, '1.1')], { from: undefined, to: '1.1' });
+    expect((await reader.readTallies(poll, ['a']))[0]!.tally.count).toBe(1);
+    const rebuilt = RedisTallyStore.forRebuild(redis!.client, prefix, 2, 1);
+    await rebuilt.applyChanges([vote('ann', undefined, '1.1'), change({ ...poll, target: 'b' }, emptyTally, [['bob', 0, 1]], undefined, '1.2')], { from: undefined, to: '1.2' });
+    await redis!.client.set(RedisKeys.generationKey(prefix), '2');
+    await redis!.client.del([new RedisKeys(prefix, 1).tally({ ...poll, target: 'a' }), new RedisKeys(prefix, 1).checkpoint()]);
+    expect(await reader.readTalliesWithCheckpoint(poll, ['a', 'b'])).toMatchObject({ checkpoint: '1.2', value: [{ tally: { count: 1 } }, { tally: { count: 1 } }] });
+  });
+
   it('refuses the writes of a deposed leader, and lets the new one pass a fence left by older leaders', async (context) => {
     if (redis === undefined) context.skip();
     const prefix = `${redis!.prefix}:fence`;
