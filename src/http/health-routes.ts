@@ -15,8 +15,9 @@ export interface Readiness {
 export function healthRoutes(db: Kysely<Database>, registry: Registry | undefined, readiness: Readiness): Router {
   const router = Router();
   const checkReadiness = () => readinessOf(db, readiness);
-  // Readiness as a metric too, so an alert can see a process that is up but not ready.
-  if (registry !== undefined) {
+  // Readiness as a metric too, so an alert can see a process that is up but not ready. Registered
+  // once per registry: with INTERNAL_PORT both the public and the internal app serve health.
+  if (registry !== undefined && registry.getSingleMetric('clickvote_ready') === undefined) {
     new Gauge({
       name: 'clickvote_ready',
       help: '1 when this process answers /readyz with 200, else 0 (checked at each scrape)',
