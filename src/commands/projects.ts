@@ -1,8 +1,12 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import type { RateLimitOverrides } from '../domain/rate-limit-settings.js';
+import type { KeyAccess, VoterPolicy } from '../domain/voter-policy.js';
 import type { Database } from '../platform/database.js';
+import { accessOfKey, addProjectKey, hashKey } from './project-keys.js';
 
-export type KeyAccess = 'public' | 'secret';
+export type { KeyAccess } from '../domain/voter-policy.js';
+export { publicKeyPrefix, secretKeyPrefix } from './project-keys.js';
 
 export interface CreatedProject {
   readonly id: string;
@@ -12,52 +16,106 @@ export interface CreatedProject {
   readonly secretKey: string;
 }
 
-export interface AuthenticatedProject {
+export interface ProjectSettings {
+  readonly voterPolicy: VoterPolicy;
+  readonly allowedOrigins: readonly string[];
+  readonly rateLimits: RateLimitOverrides;
+}
+
+/** A key that signs voter tokens: the SHA-256 digest of one of the project's live secret keys. */
+export interface TokenKey {
+  readonly fingerprint: string;
+  readonly secret: Uint8Array;
+}
+
+export interface AuthenticatedProject extends ProjectSettings {
   readonly id: string;
   readonly name: string;
   readonly access: KeyAccess;
-  /** A stable fingerprint of the key used, safe to log and to store with events. */
+  /** The fingerprint of the key used, safe to log and to store with events. */
   readonly keyId: string;
+  /** Newest first: a token minted here is signed with the first. */
+  readonly tokenKeys: readonly TokenKey[];
 }
-
-export const publicKeyPrefix = 'cv_pk_';
-export const secretKeyPrefix = 'cv_sk_';
 
 export async function createProject(db: Kysely<Database>, name: string): Promise<CreatedProject> {
-  const project = {
-    id: randomUUID(),
-    name,
-    publicKey: publicKeyPrefix + randomBytes(18).toString('base64url'),
-    secretKey: secretKeyPrefix + randomBytes(32).toString('base64url'),
-  };
-  await db
-    .insertInto('projects')
-    .values({ id: project.id, name, public_key: project.publicKey, secret_key_hash: hashKey(project.secretKey) })
-    .execute();
-  return project;
+  const id = randomUUID();
+  return db.transaction().execute(async (tx) => {
+    await tx.insertInto('projects').values({ id, name }).execute();
+    const publicKey = await addProjectKey(tx, id, 'public');
+    const secretKey = await addProjectKey(tx, id, 'secret');
+    return { id, name, publicKey: publicKey.key, secretKey: secretKey.key };
+  });
 }
 
-/** Finds the project a bearer key belongs to; a secret key also grants everything a public key does. */
+export async function listProjects(db: Kysely<Database>): Promise<{ id: string; name: string; createdAt: Date }[]> {
+  const rows = await db.selectFrom('projects').select(['id', 'name', 'created_at']).orderBy('created_at').orderBy('id').execute();
+  return rows.map((row) => ({ id: row.id, name: row.name, createdAt: row.created_at }));
+}
+
+/** Finds the project a live bearer key belongs to, with what a request needs to check voters and origins. */
 export async function findProjectByKey(db: Kysely<Database>, key: string): Promise<AuthenticatedProject | undefined> {
-  const access: KeyAccess | undefined = key.startsWith(secretKeyPrefix)
-    ? 'secret'
-    : key.startsWith(publicKeyPrefix)
-      ? 'public'
-      : undefined;
+  const access = accessOfKey(key);
   if (access === undefined) return undefined;
+  const { rows } = await sql<{
+    id: string; name: string; voter_policy: VoterPolicy; allowed_origins: string[]; rate_limits: RateLimitOverrides;
+    fingerprint: string; kind: KeyAccess; token_keys: { fingerprint: string; hash: string }[];
+  }>`
+    select p.id, p.name, p.voter_policy, p.allowed_origins, p.rate_limits, k.fingerprint, k.kind,
+           (select coalesce(json_agg(json_build_object('fingerprint', s.fingerprint, 'hash', s.key_hash) order by s.created_at desc, s.fingerprint), '[]')
+            from project_keys s where s.project_id = p.id and s.kind = 'secret' and s.revoked_at is null) as token_keys
+    from project_keys k join projects p on p.id = k.project_id
+    where k.key_hash = ${hashKey(key)} and k.revoked_at is null
+  `.execute(db);
+  const row = rows[0];
+  if (row === undefined || row.kind !== access) return undefined;
+  return {
+    id: row.id,
+    name: row.name,
+    access,
+    keyId: row.fingerprint,
+    voterPolicy: row.voter_policy,
+    allowedOrigins: row.allowed_origins,
+    rateLimits: row.rate_limits,
+    tokenKeys: row.token_keys.map((tokenKey) => ({ fingerprint: tokenKey.fingerprint, secret: Buffer.from(tokenKey.hash, 'hex') })),
+  };
+}
+
+export async function readProjectSettings(db: Kysely<Database>, projectId: string): Promise<ProjectSettings & { id: string; name: string }> {
   const row = await db
     .selectFrom('projects')
-    .select(['id', 'name'])
-    .where(access === 'secret' ? 'secret_key_hash' : 'public_key', '=', access === 'secret' ? hashKey(key) : key)
-    .executeTakeFirst();
-  return row === undefined ? undefined : { id: row.id, name: row.name, access, keyId: keyFingerprint(key) };
+    .select(['id', 'name', 'voter_policy', 'allowed_origins', 'rate_limits'])
+    .where('id', '=', projectId)
+    .executeTakeFirstOrThrow();
+  return {
+    id: row.id,
+    name: row.name,
+    voterPolicy: row.voter_policy as VoterPolicy,
+    allowedOrigins: row.allowed_origins,
+    rateLimits: row.rate_limits as RateLimitOverrides,
+  };
 }
 
-// Keys carry 144 to 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
-function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+export interface SettingsChange {
+  readonly voterPolicy?: VoterPolicy | undefined;
+  readonly allowedOrigins?: readonly string[] | undefined;
+  /** Each limit given replaces the project's own; null goes back to the deployment's. */
+  readonly rateLimits?: Readonly<Partial<Record<keyof RateLimitOverrides, number | null>>> | undefined;
 }
 
-function keyFingerprint(key: string): string {
-  return `${key.slice(0, secretKeyPrefix.length)}${createHash('sha256').update(`fingerprint:${key}`).digest('hex').slice(0, 12)}`;
+export async function updateProjectSettings(db: Kysely<Database>, projectId: string, change: SettingsChange): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    const current = await tx.selectFrom('projects').select('rate_limits').where('id', '=', projectId).forUpdate().executeTakeFirstOrThrow();
+    const limits: Record<string, number | null> = { ...(current.rate_limits as RateLimitOverrides), ...change.rateLimits };
+    const rateLimits = Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== null));
+    await tx
+      .updateTable('projects')
+      .set({
+        ...(change.voterPolicy === undefined ? {} : { voter_policy: change.voterPolicy }),
+        ...(change.allowedOrigins === undefined ? {} : { allowed_origins: [...new Set(change.allowedOrigins)] }),
+        rate_limits: JSON.stringify(rateLimits),
+      })
+      .where('id', '=', projectId)
+      .execute();
+  });
 }

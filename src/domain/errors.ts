@@ -9,7 +9,12 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'unauthenticated'
+  | 'voter_token_invalid'
   | 'forbidden'
+  | 'origin_not_allowed'
+  | 'key_not_found'
+  | 'last_key_of_kind'
+  | 'rate_limited'
   | 'route_not_found'
   | 'poll_not_found'
   | 'poll_archived'
@@ -38,6 +43,8 @@ export class ClickvoteError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly fieldProblems: readonly FieldProblem[] = [],
+    /** Extra members of the problem document (RFC 9457 extensions) a client can act on. */
+    readonly extensions: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
   }

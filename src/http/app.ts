@@ -27,6 +27,7 @@ import { StreamCapacity, type StreamLimits } from './stream-capacity.js';
 import { streamRoutes } from './stream-routes.js';
 import { tallyRoutes } from './tally-routes.js';
 import { voteRoutes } from './vote-routes.js';
+import { voterRoutes } from './voter-routes.js';
 
 export interface AppDependencies {
   readonly db: Kysely<Database>;
@@ -70,7 +71,9 @@ export function createApp(deps: AppDependencies): Express {
   app.use(healthRoutes(db, registry, deps.readiness ?? { stopping: () => false }));
   if (appender !== undefined && queries !== undefined) {
     const keys = new ProjectKeyCache(db, keyCacheMs);
-    app.use(projectRoutes(db, adminToken));
+    deps.stopping?.addEventListener('abort', () => void keys.close().catch(() => {}));
+    app.use(projectRoutes(db, adminToken, keys, { enabled: false, settings: { votesPerAddress: 60, votesPerVoter: 30, votersPerAddress: 10 } }));
+    app.use(voterRoutes(keys));
     app.use(pollRoutes(db, keys));
     app.use(voteRoutes(keys, appender, auditMetadataWith(deps.clientAddressKey)));
     app.use(tallyRoutes(keys, queries));

@@ -7,8 +7,8 @@ import type { RequestHandler } from 'express';
 export const allowAnyOrigin: RequestHandler = (req, res, next) => {
   res.set({
     'access-control-allow-origin': '*',
-    'access-control-allow-headers': 'authorization, content-type, idempotency-key',
-    'access-control-allow-methods': 'GET, POST, PUT, DELETE',
+    'access-control-allow-headers': 'authorization, clickvote-voter, content-type, idempotency-key',
+    'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE',
     'access-control-expose-headers': 'idempotent-replayed, retry-after, x-request-id',
     'access-control-max-age': '600',
   });

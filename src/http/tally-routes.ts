@@ -6,6 +6,7 @@ import type { TallyQueries } from '../projections/tally-queries.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, PollName, Targets } from './validation.js';
+import { voterForRead } from './voter-identity.js';
 
 export const maxBatchTargets = 100;
 
@@ -35,8 +36,10 @@ export function tallyRoutes(keys: ProjectKeyCache, queries: TallyQueries): Route
   router.get('/v1/polls/:poll/tallies/:target', publicKey, async (req, res) => {
     const { poll, target } = decodeInput(TallyParams, req.params, 'path');
     const { voter, minPosition, waitMs } = decodeInput(TallyQuery, req.query, 'query');
+    const project = authenticatedProject(res);
+    const reader = await voterForRead(req, project, voter);
     if (minPosition !== undefined) await queries.waitForPosition(minPosition, waitMs ?? 1000);
-    const [tally] = await queries.tallies(authenticatedProject(res).id, poll, [target], voter);
+    const [tally] = await queries.tallies(project.id, poll, [target], reader);
     res.json(tally);
   });
 
@@ -44,7 +47,8 @@ export function tallyRoutes(keys: ProjectKeyCache, queries: TallyQueries): Route
     const { poll } = decodeInput(PollParams, req.params, 'path');
     const { target, voter } = decodeInput(BatchQuery, req.query, 'query');
     const targets = typeof target === 'string' ? [target] : target;
-    res.json({ tallies: await queries.tallies(authenticatedProject(res).id, poll, targets, voter) });
+    const project = authenticatedProject(res);
+    res.json({ tallies: await queries.tallies(project.id, poll, targets, await voterForRead(req, project, voter)) });
   });
 
   router.get('/v1/polls/:poll/top', publicKey, async (req, res) => {

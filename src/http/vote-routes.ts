@@ -6,9 +6,11 @@ import type { AuditMetadata } from './audit-metadata.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { jsonBody } from './json-body.js';
+import { voterForVote } from './voter-identity.js';
 import { decodeInput, Identifier, PollName } from './validation.js';
 
-const VoteBody = Schema.Struct({ target: Identifier, voter: Identifier, value: Schema.Int });
+// `voter` may be left out when a Clickvote-Voter token names the voter.
+const VoteBody = Schema.Struct({ target: Identifier, voter: Schema.optional(Identifier), value: Schema.Int });
 const VoteParams = Schema.Struct({ poll: PollName });
 const IdempotencyKey = Schema.String.pipe(
   Schema.pattern(/^[\x21-\x7e]{1,255}$/, { message: () => 'must be 1 to 255 visible ASCII characters' }),
@@ -21,8 +23,9 @@ export function voteRoutes(keys: ProjectKeyCache, appender: VoteAppender, auditM
     const { poll } = decodeInput(VoteParams, req.params, 'path');
     const header = req.get('idempotency-key');
     const idempotencyKey = header === undefined ? undefined : decodeInput(IdempotencyKey, header, 'Idempotency-Key');
-    const { target, voter, value } = decodeInput(VoteBody, req.body, 'body');
+    const { target, voter: named, value } = decodeInput(VoteBody, req.body, 'body');
     const project = authenticatedProject(res);
+    const voter = await voterForVote(req, project, named);
     const receipt = await castVote(appender, {
       projectId: project.id,
       poll,

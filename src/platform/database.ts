@@ -7,9 +7,20 @@ import { PgliteDialect } from './pglite-dialect.js';
 export interface ProjectsTable {
   id: string;
   name: string;
-  public_key: string;
-  secret_key_hash: string;
+  voter_policy: ColumnType<string, string | undefined, string>;
+  allowed_origins: ColumnType<string[], string[] | undefined, string[]>;
+  rate_limits: ColumnType<unknown, string | undefined, string>;
   created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface ProjectKeysTable {
+  fingerprint: string;
+  project_id: string;
+  kind: 'public' | 'secret';
+  key_hash: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
 }
 
 export interface PollsTable {
@@ -66,6 +77,7 @@ export interface IdempotencyKeysTable {
 
 export interface Database {
   projects: ProjectsTable;
+  project_keys: ProjectKeysTable;
   polls: PollsTable;
   vote_events: VoteEventsTable;
   ballots: BallotsTable;

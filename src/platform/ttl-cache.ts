@@ -20,4 +20,9 @@ export class TtlCache<V> {
     }
     return value;
   }
+
+  /** Forgets every answer: the next lookups load afresh. */
+  clear(): void {
+    this.entries.clear();
+  }
 }

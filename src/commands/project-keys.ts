@@ -1,0 +1,80 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { ClickvoteError } from '../domain/errors.js';
+import type { KeyAccess } from '../domain/voter-policy.js';
+import type { Database } from '../platform/database.js';
+
+export const publicKeyPrefix = 'cv_pk_';
+export const secretKeyPrefix = 'cv_sk_';
+
+export interface NewKey {
+  readonly fingerprint: string;
+  readonly kind: KeyAccess;
+  /** Shown once: only its hash is stored. */
+  readonly key: string;
+}
+
+export interface KeyView {
+  readonly fingerprint: string;
+  readonly kind: KeyAccess;
+  readonly createdAt: Date;
+  readonly lastUsedAt: Date | null;
+}
+
+export function accessOfKey(key: string): KeyAccess | undefined {
+  return key.startsWith(secretKeyPrefix) ? 'secret' : key.startsWith(publicKeyPrefix) ? 'public' : undefined;
+}
+
+// Keys carry 144 to 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** Creates a key and stores its hash; the key itself is in the answer only. */
+export async function addProjectKey(db: Kysely<Database> | Transaction<Database>, projectId: string, kind: KeyAccess, now = new Date()): Promise<NewKey> {
+  const key = kind === 'secret' ? secretKeyPrefix + randomBytes(32).toString('base64url') : publicKeyPrefix + randomBytes(18).toString('base64url');
+  const fingerprint = `${key.slice(0, secretKeyPrefix.length)}${createHash('sha256').update(`fingerprint:${key}`).digest('hex').slice(0, 12)}`;
+  await db.insertInto('project_keys').values({ fingerprint, project_id: projectId, kind, key_hash: hashKey(key), created_at: now }).execute();
+  return { fingerprint, kind, key };
+}
+
+export async function listProjectKeys(db: Kysely<Database>, projectId: string): Promise<KeyView[]> {
+  const rows = await db
+    .selectFrom('project_keys')
+    .select(['fingerprint', 'kind', 'created_at', 'last_used_at'])
+    .where('project_id', '=', projectId)
+    .where('revoked_at', 'is', null)
+    .orderBy('created_at')
+    .orderBy('fingerprint')
+    .execute();
+  return rows.map((row) => ({ fingerprint: row.fingerprint, kind: row.kind, createdAt: row.created_at, lastUsedAt: row.last_used_at }));
+}
+
+/**
+ * Revokes a live key. The project row is locked first, so two revocations at once cannot both
+ * take away the last key of a kind.
+ */
+export async function revokeProjectKey(db: Kysely<Database>, projectId: string, fingerprint: string, now = new Date()): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await tx.selectFrom('projects').select('id').where('id', '=', projectId).forUpdate().execute();
+    const live = await tx.selectFrom('project_keys').select(['fingerprint', 'kind']).where('project_id', '=', projectId).where('revoked_at', 'is', null).execute();
+    const revoked = live.find((key) => key.fingerprint === fingerprint);
+    if (revoked === undefined) throw new ClickvoteError('key_not_found', `The project has no live key with fingerprint ${fingerprint}.`);
+    if (live.filter((key) => key.kind === revoked.kind).length === 1) {
+      throw new ClickvoteError('last_key_of_kind', `This is the project's last ${revoked.kind} key: create another one before revoking it.`);
+    }
+    await tx.updateTable('project_keys').set({ revoked_at: now }).where('fingerprint', '=', fingerprint).execute();
+  });
+}
+
+/** Writes the latest use of each key seen, one statement for all of them; never moves a time back. */
+export async function recordKeyUse(db: Kysely<Database>, lastUse: ReadonlyMap<string, Date>): Promise<void> {
+  if (lastUse.size === 0) return;
+  const fingerprints = [...lastUse.keys()];
+  const times = fingerprints.map((fingerprint) => lastUse.get(fingerprint)!.toISOString());
+  await sql`
+    update project_keys k set last_used_at = u.used_at
+    from unnest(${fingerprints}::text[], ${times}::timestamptz[]) as u(fingerprint, used_at)
+    where k.fingerprint = u.fingerprint and (k.last_used_at is null or k.last_used_at < u.used_at)
+  `.execute(db);
+}

@@ -1,0 +1,39 @@
+import { Schema } from 'effect';
+import { Router } from 'express';
+import { maxVoterTokenSeconds, randomVoterId, signVoterToken, type VoterToken } from '../commands/voter-tokens.js';
+import { ClickvoteError } from '../domain/errors.js';
+import { authenticatedProject, requireProjectKey } from './auth.js';
+import { jsonBody } from './json-body.js';
+import type { ProjectKeyCache } from './project-key-cache.js';
+import { decodeInput, Identifier } from './validation.js';
+
+const defaultTokenSeconds = 24 * 3600;
+const MintTokenBody = Schema.Struct({
+  voter: Identifier,
+  ttlSeconds: Schema.optional(Schema.Int.pipe(Schema.between(1, maxVoterTokenSeconds))),
+});
+
+/** Voter tokens minted by the service: for any voter with the secret key, or for a new random voter under `anonymous`. */
+export function voterRoutes(keys: ProjectKeyCache): Router {
+  const router = Router();
+
+  router.post('/v1/voter-tokens', requireProjectKey(keys, 'secret'), ...jsonBody, async (req, res) => {
+    const { voter, ttlSeconds } = decodeInput(MintTokenBody, req.body, 'body');
+    const project = authenticatedProject(res);
+    res.json(bodyOf(await signVoterToken(project.tokenKeys[0]!, project.id, voter, ttlSeconds ?? defaultTokenSeconds)));
+  });
+
+  router.post('/v1/voters', requireProjectKey(keys, 'public'), async (_req, res) => {
+    const project = authenticatedProject(res);
+    if (project.voterPolicy !== 'anonymous') {
+      throw new ClickvoteError('forbidden', `This project's voters are ${project.voterPolicy}: only anonymous projects mint voters here.`);
+    }
+    res.status(201).json(bodyOf(await signVoterToken(project.tokenKeys[0]!, project.id, randomVoterId(), maxVoterTokenSeconds)));
+  });
+
+  return router;
+}
+
+function bodyOf(minted: VoterToken) {
+  return { voter: minted.voter, token: minted.token, expiresAt: minted.expiresAt.toISOString() };
+}
