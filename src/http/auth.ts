@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { type AuthenticatedProject, type KeyAccess, secretKeyPrefix } from '../commands/projects.js';
 import { ClickvoteError } from '../domain/errors.js';
+import { enforceAllowedOrigins } from './cors.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 
 export function bearerToken(header: string | undefined): string | undefined {
@@ -19,6 +20,7 @@ export function requireProjectKey(keys: ProjectKeyCache, needed: KeyAccess): Req
     if (needed === 'secret' && project.access !== 'secret') {
       throw new ClickvoteError('forbidden', 'This route needs the project\'s secret key; public keys only vote and read.');
     }
+    enforceAllowedOrigins(req, res, project);
     res.locals.project = project;
     next();
   };
