@@ -30,7 +30,8 @@ export async function startService(env: Record<string, string>): Promise<Running
   if (!existsSync(path.join(root, 'dist/src/main.js'))) throw new Error('run `npm run build` before the service benchmarks');
   const child = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', CREATE_DEMO_PROJECT: 'false', ...env },
+    // A benchmark is one client casting as fast as it can: exactly what rate limits stop.
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', CREATE_DEMO_PROJECT: 'false', RATE_LIMITS: 'off', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   let peak = 0;

@@ -10,6 +10,7 @@ import { defaultIdempotencyKeyTtlSeconds, expireIdempotencyKeys } from './comman
 import { VoteAppender } from './commands/vote-appender.js';
 import { type AppDependencies, createApp } from './http/app.js';
 import { createInternalApp } from './http/internal-app.js';
+import { RateLimits } from './http/rate-limits.js';
 import { type Config, ConfigError, loadConfig } from './platform/config.js';
 import { claimDataDir, DataDirInUseError } from './platform/data-dir-owner.js';
 import { type DatabaseHandle, openPglite, openPostgres } from './platform/database.js';
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
     readiness: { redis: readSide.redis, stopping: () => stopping.signal.aborted },
     clientAddressKey: clientAddressKey(config, logger),
     trustProxy: config.TRUST_PROXY,
+    rateLimits: rateLimitsOf(config, readSide),
     streamLimits: {
       maxStreams: config.REALTIME_MAX_STREAMS,
       maxStreamsPerClient: config.REALTIME_MAX_STREAMS_PER_CLIENT,
@@ -182,6 +184,19 @@ function clientAddressKey(config: Config, logger: Logger): Buffer {
   if (config.CLIENT_ADDRESS_HASH_KEY !== undefined) return Buffer.from(config.CLIENT_ADDRESS_HASH_KEY);
   if (config.ROLE !== 'projector') logger.warn('CLIENT_ADDRESS_HASH_KEY is not set: client address hashes will differ after a restart');
   return randomBytes(32);
+}
+
+function rateLimitsOf(config: Config, readSide: ReadSide): RateLimits {
+  return new RateLimits({
+    enabled: config.RATE_LIMITS === 'on',
+    settings: {
+      votesPerAddress: config.RATE_LIMIT_VOTES_PER_ADDRESS,
+      votesPerVoter: config.RATE_LIMIT_VOTES_PER_VOTER,
+      votersPerAddress: config.RATE_LIMIT_VOTERS_PER_ADDRESS,
+    },
+    redis: readSide.redis,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+  });
 }
 
 function readConfigOrExit(): Config {

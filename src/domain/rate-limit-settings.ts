@@ -6,6 +6,8 @@ export type RateLimitSettings = Readonly<Record<RateLimitName, number>>;
 export type RateLimitOverrides = Readonly<Partial<Record<RateLimitName, number>>>;
 
 export const rateLimitWindowSeconds = 60;
+/** A person clicks far less than this; a loop hits it within the first second. */
+export const defaultRateLimits: RateLimitSettings = { votesPerAddress: 60, votesPerVoter: 30, votersPerAddress: 10 };
 export const maxRateLimit = 1_000_000;
 
 export function effectiveRateLimits(deployment: RateLimitSettings, project: RateLimitOverrides): RateLimitSettings {

@@ -10,7 +10,7 @@ import type { TallyQueries } from '../projections/tally-queries.js';
 import type { TallyStreamHub } from '../projections/tally-stream-hub.js';
 import { adminRoutes } from './admin-routes.js';
 import { analyticsRoutes } from './analytics-routes.js';
-import { auditMetadataWith } from './audit-metadata.js';
+import { auditMetadataWith, clientAddressHasher } from './audit-metadata.js';
 import { auditRoutes } from './audit-routes.js';
 import { refuseSecretKeyInUrl } from './auth.js';
 import { allowAnyOrigin } from './cors.js';
@@ -24,6 +24,7 @@ import { ProjectKeyCache } from './project-key-cache.js';
 import { projectRoutes } from './project-routes.js';
 import { requestLog } from './request-log.js';
 import { StreamCapacity, type StreamLimits } from './stream-capacity.js';
+import { RateLimits } from './rate-limits.js';
 import { streamRoutes } from './stream-routes.js';
 import { tallyRoutes } from './tally-routes.js';
 import { voteRoutes } from './vote-routes.js';
@@ -55,6 +56,8 @@ export interface AppDependencies {
   readonly streamLimits: StreamLimits;
   /** True when INTERNAL_PORT serves /metrics and the admin API (createInternalApp): not here, then. */
   readonly internalRoutesElsewhere?: boolean;
+  /** Limits on public-key votes and anonymous voters; in process, on, at the defaults when not given. */
+  readonly rateLimits?: RateLimits;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -72,10 +75,12 @@ export function createApp(deps: AppDependencies): Express {
   if (appender !== undefined && queries !== undefined) {
     const keys = new ProjectKeyCache(db, keyCacheMs);
     deps.stopping?.addEventListener('abort', () => void keys.close().catch(() => {}));
-    app.use(projectRoutes(db, adminToken, keys, { enabled: false, settings: { votesPerAddress: 60, votesPerVoter: 30, votersPerAddress: 10 } }));
-    app.use(voterRoutes(keys));
+    const rateLimits = deps.rateLimits ?? RateLimits.inProcess();
+    const clientAddressHash = clientAddressHasher(deps.clientAddressKey);
+    app.use(projectRoutes(db, adminToken, keys, rateLimits));
+    app.use(voterRoutes(keys, rateLimits, clientAddressHash));
     app.use(pollRoutes(db, keys));
-    app.use(voteRoutes(keys, appender, auditMetadataWith(deps.clientAddressKey)));
+    app.use(voteRoutes(keys, appender, { auditMetadata: auditMetadataWith(clientAddressHash), clientAddressHash, rateLimits }));
     app.use(tallyRoutes(keys, queries));
     app.use(auditRoutes(db, keys));
     app.use(analyticsRoutes(db, keys));

@@ -11,7 +11,7 @@ export const allowAnyOrigin: RequestHandler = (req, res, next) => {
     'access-control-allow-origin': '*',
     'access-control-allow-headers': 'authorization, clickvote-voter, content-type, idempotency-key',
     'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE',
-    'access-control-expose-headers': 'idempotent-replayed, retry-after, x-request-id',
+    'access-control-expose-headers': 'idempotent-replayed, ratelimit, ratelimit-policy, retry-after, x-request-id',
     'access-control-max-age': '600',
   });
   if (req.method === 'OPTIONS') {

@@ -2,10 +2,11 @@ import { Schema } from 'effect';
 import { Router } from 'express';
 import { castVote } from '../commands/cast-vote.js';
 import type { VoteAppender } from '../commands/vote-appender.js';
-import type { AuditMetadata } from './audit-metadata.js';
+import type { AuditMetadata, ClientAddressHash } from './audit-metadata.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { jsonBody } from './json-body.js';
+import type { RateLimits } from './rate-limits.js';
 import { voterForVote } from './voter-identity.js';
 import { decodeInput, Identifier, PollName } from './validation.js';
 
@@ -16,7 +17,13 @@ const IdempotencyKey = Schema.String.pipe(
   Schema.pattern(/^[\x21-\x7e]{1,255}$/, { message: () => 'must be 1 to 255 visible ASCII characters' }),
 );
 
-export function voteRoutes(keys: ProjectKeyCache, appender: VoteAppender, auditMetadata: AuditMetadata): Router {
+export interface VoteRouteOptions {
+  readonly auditMetadata: AuditMetadata;
+  readonly clientAddressHash: ClientAddressHash;
+  readonly rateLimits: RateLimits;
+}
+
+export function voteRoutes(keys: ProjectKeyCache, appender: VoteAppender, options: VoteRouteOptions): Router {
   const router = Router();
 
   router.post('/v1/polls/:poll/votes', requireProjectKey(keys, 'public'), ...jsonBody, async (req, res) => {
@@ -26,6 +33,7 @@ export function voteRoutes(keys: ProjectKeyCache, appender: VoteAppender, auditM
     const { target, voter: named, value } = decodeInput(VoteBody, req.body, 'body');
     const project = authenticatedProject(res);
     const voter = await voterForVote(req, project, named);
+    await options.rateLimits.consume(res, project, [['votesPerAddress', options.clientAddressHash(req)], ['votesPerVoter', voter]]);
     const receipt = await castVote(appender, {
       projectId: project.id,
       poll,
@@ -33,7 +41,7 @@ export function voteRoutes(keys: ProjectKeyCache, appender: VoteAppender, auditM
       voter,
       value,
       idempotencyKey,
-      metadata: auditMetadata(req, project),
+      metadata: options.auditMetadata(req, project),
     });
     if (receipt.replayed) res.set('Idempotent-Replayed', 'true');
     res.json(receipt.result);

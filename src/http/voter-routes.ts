@@ -2,9 +2,11 @@ import { Schema } from 'effect';
 import { Router } from 'express';
 import { maxVoterTokenSeconds, randomVoterId, signVoterToken, type VoterToken } from '../commands/voter-tokens.js';
 import { ClickvoteError } from '../domain/errors.js';
+import type { ClientAddressHash } from './audit-metadata.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import { jsonBody } from './json-body.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
+import type { RateLimits } from './rate-limits.js';
 import { decodeInput, Identifier } from './validation.js';
 
 const defaultTokenSeconds = 24 * 3600;
@@ -14,7 +16,7 @@ const MintTokenBody = Schema.Struct({
 });
 
 /** Voter tokens minted by the service: for any voter with the secret key, or for a new random voter under `anonymous`. */
-export function voterRoutes(keys: ProjectKeyCache): Router {
+export function voterRoutes(keys: ProjectKeyCache, rateLimits: RateLimits, clientAddressHash: ClientAddressHash): Router {
   const router = Router();
 
   router.post('/v1/voter-tokens', requireProjectKey(keys, 'secret'), ...jsonBody, async (req, res) => {
@@ -23,11 +25,12 @@ export function voterRoutes(keys: ProjectKeyCache): Router {
     res.json(bodyOf(await signVoterToken(project.tokenKeys[0]!, project.id, voter, ttlSeconds ?? defaultTokenSeconds)));
   });
 
-  router.post('/v1/voters', requireProjectKey(keys, 'public'), async (_req, res) => {
+  router.post('/v1/voters', requireProjectKey(keys, 'public'), async (req, res) => {
     const project = authenticatedProject(res);
     if (project.voterPolicy !== 'anonymous') {
       throw new ClickvoteError('forbidden', `This project's voters are ${project.voterPolicy}: only anonymous projects mint voters here.`);
     }
+    await rateLimits.consume(res, project, [['votersPerAddress', clientAddressHash(req)]]);
     res.status(201).json(bodyOf(await signVoterToken(project.tokenKeys[0]!, project.id, randomVoterId(), maxVoterTokenSeconds)));
   });
 

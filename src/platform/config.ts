@@ -1,5 +1,6 @@
 import { Either, ParseResult, Schema } from 'effect';
 import proxyAddr from 'proxy-addr';
+import { defaultRateLimits, maxRateLimit } from '../domain/rate-limit-settings.js';
 
 const Port = Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 65535));
 const PositiveInt = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max));
@@ -89,6 +90,10 @@ export const EnvironmentSchema = Schema.Struct({
   EMBEDDED_MAX_BALLOTS: withDefault(PositiveInt(1_000_000_000), 100_000),
   /** Unset: the append path's default, 24 hours. */
   IDEMPOTENCY_KEY_TTL_SECONDS: optional(PositiveInt(366 * 24 * 60 * 60)),
+  RATE_LIMITS: withDefault(oneOf('on', 'off'), 'on'),
+  RATE_LIMIT_VOTES_PER_ADDRESS: withDefault(PositiveInt(maxRateLimit), defaultRateLimits.votesPerAddress),
+  RATE_LIMIT_VOTES_PER_VOTER: withDefault(PositiveInt(maxRateLimit), defaultRateLimits.votesPerVoter),
+  RATE_LIMIT_VOTERS_PER_ADDRESS: withDefault(PositiveInt(maxRateLimit), defaultRateLimits.votersPerAddress),
 });
 
 export type Environment = Schema.Schema.Type<typeof EnvironmentSchema>;

@@ -132,7 +132,7 @@ describe('the built service', () => {
   // The process's own watchdog exits 1 after 10 s, so exit code 0 also says it stopped in time.
   it('on SIGTERM keeps every vote it answered with 2xx, writes none by halves, and exits 0 within 10 s', async (context) => {
     if (database.url === undefined || redis === undefined) context.skip();
-    const service = await startBuilt(root, { ROLE: 'all', MIGRATE_ON_START: 'true', ADMIN_TOKEN: 'shutdown-admin-token-0123' });
+    const service = await startBuilt(root, { ROLE: 'all', MIGRATE_ON_START: 'true', ADMIN_TOKEN: 'shutdown-admin-token-0123', RATE_LIMITS: 'off' });
     const project: any = await (await fetch(`${service.url}/v1/projects`, { method: 'POST', headers: { authorization: 'Bearer shutdown-admin-token-0123', 'content-type': 'application/json' }, body: '{"name":"shutdown"}' })).json();
     await fetch(`${service.url}/v1/polls/votes`, { method: 'PUT', headers: { authorization: `Bearer ${project.secretKey}`, 'content-type': 'application/json' }, body: '{"kind":"updown"}' });
 

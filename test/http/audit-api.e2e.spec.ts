@@ -5,7 +5,8 @@ let app: TestApp;
 let project: { id: string; publicKey: string; secretKey: string };
 
 beforeAll(async () => {
-  app = await startTestApp();
+  // More votes a minute from one address than the default limit allows: load, so no rate limits.
+  app = await startTestApp({ rateLimits: 'off' });
   project = await createProjectOverHttp(app, 'audit', { votes: { kind: 'updown' }, stars: { kind: 'rating' } });
 });
 

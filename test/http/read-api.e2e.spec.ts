@@ -6,7 +6,8 @@ let app: TestApp;
 let project: { id: string; publicKey: string; secretKey: string };
 
 beforeAll(async () => {
-  app = await startTestApp();
+  // More votes a minute from one address than the default limit allows: load, so no rate limits.
+  app = await startTestApp({ rateLimits: 'off' });
   project = await createProjectOverHttp(app, 'reads', { likes: { kind: 'like' }, votes: { kind: 'updown' }, stars: { kind: 'rating' } });
 });
 

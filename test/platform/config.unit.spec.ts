@@ -37,6 +37,11 @@ describe('configuration', () => {
     expect(loadConfig({ TRUST_PROXY: text }).TRUST_PROXY).toEqual(setting);
   });
 
+  it('limits public-key votes by default, and turns limits off with RATE_LIMITS=off', () => {
+    expect(loadConfig({})).toMatchObject({ RATE_LIMITS: 'on', RATE_LIMIT_VOTES_PER_ADDRESS: 60, RATE_LIMIT_VOTES_PER_VOTER: 30, RATE_LIMIT_VOTERS_PER_ADDRESS: 10 });
+    expect(loadConfig({ RATE_LIMITS: 'off', RATE_LIMIT_VOTES_PER_ADDRESS: '600' })).toMatchObject({ RATE_LIMITS: 'off', RATE_LIMIT_VOTES_PER_ADDRESS: 600 });
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ PORT: 3000, embedded: true });
   });
@@ -50,6 +55,8 @@ describe('configuration', () => {
     [{ REDIS_KEY_PREFIX: 'a:b' }, /^Invalid environment variable REDIS_KEY_PREFIX/],
     [{ TRUST_PROXY: 'the-load-balancer' }, /^Invalid environment variable TRUST_PROXY \(got "the-load-balancer"\): must be true, false, a hop count, or comma-separated addresses and subnets$/],
     [{ TRUST_PROXY: '10.0.0.0/33' }, /^Invalid environment variable TRUST_PROXY/],
+    [{ RATE_LIMITS: 'false' }, /^Invalid environment variable RATE_LIMITS \(got "false"\): must be one of on, off$/],
+    [{ RATE_LIMIT_VOTES_PER_ADDRESS: '0' }, /^Invalid environment variable RATE_LIMIT_VOTES_PER_ADDRESS/],
     [{ DATABASE_URL: 'postgres://x', ROLE: 'projector' }, /^Invalid environment variable REDIS_URL: required when ROLE=projector/],
     [{ HTTP_HEADERS_TIMEOUT_MS: '60000', HTTP_REQUEST_TIMEOUT_MS: '30000' }, /^Invalid environment variable HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS$/],
     [{ REALTIME_MAX_STREAMS: '0' }, /^Invalid environment variable REALTIME_MAX_STREAMS/],

@@ -5,9 +5,11 @@ import { createAppendMetrics } from '../../src/commands/append-metrics.js';
 import { definePoll } from '../../src/commands/polls.js';
 import { createProject } from '../../src/commands/projects.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
+import { defaultRateLimits, type RateLimitSettings } from '../../src/domain/rate-limit-settings.js';
 import { createApp } from '../../src/http/app.js';
 import type { StreamLimits } from '../../src/http/stream-capacity.js';
 import { type EmbeddedCeiling, embeddedCapacityCheck } from '../../src/projections/embedded-capacity.js';
+import { RateLimits } from '../../src/http/rate-limits.js';
 import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
 import { inProcessProjectionAdmin, redisProjectionAdmin } from '../../src/projections/projection-admin.js';
 import { ProjectionProgress } from '../../src/projections/projection-progress.js';
@@ -50,6 +52,10 @@ export interface TestAppOptions {
   readonly streamLimits?: Partial<StreamLimits>;
   /** The embedded read model's ceiling: the app then runs without Redis, as embedded. */
   readonly embeddedCeiling?: EmbeddedCeiling;
+  /** As deployed, limits are on at the defaults; files that cast many votes from one address turn them off. */
+  readonly rateLimits?: 'off' | Partial<RateLimitSettings>;
+  /** Believe X-Forwarded-For, so a test can vote from several client addresses. */
+  readonly trustProxy?: boolean;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -97,6 +103,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     registry,
     clientAddressKey,
     streamLimits: { maxStreams: 2000, maxStreamsPerClient: 20, maxStreamsPerKey: 1000, maxTargets: 50_000, ...options.streamLimits },
+    trustProxy: options.trustProxy,
+    rateLimits: new RateLimits({
+      enabled: options.rateLimits !== 'off',
+      settings: { ...defaultRateLimits, ...(options.rateLimits === 'off' ? {} : options.rateLimits) },
+      redis: redis?.client,
+      keyPrefix: redis?.prefix,
+    }),
   }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
