@@ -14,6 +14,7 @@ import { auditMetadataWith, clientAddressHasher } from './audit-metadata.js';
 import { auditRoutes } from './audit-routes.js';
 import { refuseSecretKeyInUrl } from './auth.js';
 import { allowAnyOrigin } from './cors.js';
+import { moderationRoutes } from './moderation-routes.js';
 import { pageRoutes } from './page-routes.js';
 import { healthRoutes, type Readiness } from './health-routes.js';
 import { internalPaths, notServedHere } from './internal-app.js';
@@ -83,6 +84,7 @@ export function createApp(deps: AppDependencies): Express {
     app.use(voteRoutes(keys, appender, { auditMetadata: auditMetadataWith(clientAddressHash), clientAddressHash, rateLimits }));
     app.use(tallyRoutes(keys, queries));
     app.use(auditRoutes(db, keys));
+    app.use(moderationRoutes(db, keys, appender));
     app.use(analyticsRoutes(db, keys));
     if (deps.hub !== undefined) {
       const capacity = new StreamCapacity(deps.streamLimits);
