@@ -1,6 +1,7 @@
 // The operator dashboard: plain DOM and uPlot, bundled by esbuild (scripts/build-dashboard.mjs).
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { projectSettings } from './project-settings.js';
 
 const $ = (selector) => document.querySelector(selector);
 const state = { poll: undefined, range: '7d', chart: undefined, next: null };
@@ -24,6 +25,8 @@ async function api(path, options = {}) {
 function show(message) {
   $('#message').textContent = message;
 }
+
+const settings = projectSettings({ api, show, $ });
 
 function cell(row, text) {
   const td = document.createElement('td');
@@ -99,7 +102,8 @@ async function loadAudit(fromStart) {
   if (fromStart) body.replaceChildren();
   for (const event of events) {
     const row = document.createElement('tr');
-    for (const value of [event.recordedAt, event.type, event.target, event.voter, event.previous, event.value]) cell(row, String(value));
+    const by = event.metadata?.source === 'moderation' ? `moderation: ${event.metadata.reason}` : event.metadata?.clientAddressHash ?? '';
+    for (const value of [event.recordedAt, event.type, event.target, event.voter, event.previous, event.value, by]) cell(row, String(value));
     body.appendChild(row);
   }
   $('#audit-more').hidden = next === null;
@@ -138,6 +142,7 @@ function wire() {
     });
   }
   $('#audit-more').addEventListener('click', () => loadAudit(false));
+  settings.wire();
   $('#rebuild').addEventListener('click', async () => {
     try {
       const started = await api('/v1/admin/projections/tallies/rebuild', { method: 'POST', admin: true });
@@ -154,7 +159,7 @@ async function start() {
   $('#key-panel').hidden = true;
   $('#main').hidden = false;
   try {
-    await Promise.all([loadPolls(), loadProjections()]);
+    await Promise.all([loadPolls(), loadProjections(), settings.load()]);
   } catch (error) {
     show(error.message);
   }

@@ -1,7 +1,9 @@
 /* Clickvote widget: like, up/down and star buttons for any element with data-clickvote-poll.
  * <script src="https://votes.example.com/widget.js" data-clickvote-key="cv_pk_…" defer></script>
  * <div data-clickvote-poll="likes" data-clickvote-target="post-1"></div>
- * Attributes on an element win over the script tag's: data-clickvote-key, -voter, -api. */
+ * Attributes on an element win over the script tag's: data-clickvote-key, -voter, -voter-token, -api.
+ * Signed projects: data-clickvote-voter-token="<token from your backend>". Anonymous projects: the
+ * widget mints a voter on the first vote and keeps it in localStorage. */
 (function () {
   'use strict';
   var script = document.currentScript;
@@ -9,8 +11,10 @@
     api: (script && script.getAttribute('data-clickvote-api')) || (script ? new URL(script.src).origin : location.origin),
     key: script && script.getAttribute('data-clickvote-key'),
     voter: script && script.getAttribute('data-clickvote-voter'),
+    'voter-token': script && script.getAttribute('data-clickvote-voter-token'),
   };
   var polls = {};
+  var minting = {};
   var widgets = [];
 
   function attr(el, name) {
@@ -30,17 +34,68 @@
     }
   }
 
+  // The voter a token vouches for; the widget only reads it, the server checks the signature.
+  function subjectOf(token) {
+    try {
+      return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub;
+    } catch {
+      return null;
+    }
+  }
+
+  function anonymousSlot(w) {
+    return 'clickvote-anonymous:' + w.api + ' ' + w.key;
+  }
+
+  function savedAnonymous(w) {
+    try {
+      var saved = JSON.parse(localStorage.getItem(anonymousSlot(w)));
+      return saved && Date.parse(saved.expiresAt) > Date.now() + 60000 ? saved : null;
+    } catch {
+      return null;
+    }
+  }
+
+  // One mint per page and project, however many widgets ask at once.
+  function mintVoter(w) {
+    var slot = anonymousSlot(w);
+    if (!minting[slot]) {
+      minting[slot] = request(w, 'POST', '/v1/voters').then(function (minted) {
+        try { localStorage.setItem(slot, JSON.stringify(minted)); } catch { /* private mode: this page only */ }
+        widgets.forEach(function (other) {
+          if (anonymousSlot(other) === slot && !attr(other.el, 'voter-token')) { other.token = minted.token; other.voter = minted.voter; }
+        });
+        return minted;
+      });
+      minting[slot].catch(function () { delete minting[slot]; });
+    }
+    return minting[slot];
+  }
+
   function request(w, method, path, body) {
-    return fetch(w.api + path, {
-      method: method,
-      headers: Object.assign({ authorization: 'Bearer ' + w.key }, body ? { 'content-type': 'application/json' } : {}),
-      body: body ? JSON.stringify(body) : undefined,
-    }).then(function (r) {
+    var headers = { authorization: 'Bearer ' + w.key };
+    if (body) headers['content-type'] = 'application/json';
+    if (w.token) headers['clickvote-voter'] = w.token;
+    return fetch(w.api + path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined }).then(function (r) {
       return r.json().then(function (json) {
-        if (!r.ok) throw new Error(json.detail || r.statusText);
-        return json;
+        if (r.ok) return json;
+        var error = new Error(json.detail || r.statusText);
+        error.status = r.status;
+        error.code = String(json.type || '').split(':').pop();
+        error.voterPolicy = json.voterPolicy;
+        error.retryAfter = r.headers.get('retry-after');
+        throw error;
       });
     });
+  }
+
+  function refused(w, error) {
+    var texts = { voter_token_invalid: 'Sign in to vote', origin_not_allowed: 'Voting is not open here', forbidden: 'Voting is not open here', rate_limited: 'Too many votes: try again in ' + (error.retryAfter || 60) + ' s' };
+    w.el.setAttribute('data-clickvote-state', 'refused');
+    w.status.textContent = texts[error.code] || 'Voting is not available';
+    console.warn(error.status
+      ? 'Clickvote: refused (' + error.status + ' ' + error.code + '): ' + error.message
+      : 'Clickvote: no answer from ' + w.api + ' (' + error.message + '). If the project lists allowedOrigins, is this page\'s origin among them? The browser hides a refused origin\'s answer.');
   }
 
   function pollOf(w) {
@@ -86,16 +141,36 @@
     w.tally = moved(w.tally, w.mine, target);
     w.mine = target;
     render(w);
-    request(w, 'POST', '/v1/polls/' + encodeURIComponent(w.poll) + '/votes', { target: w.target, voter: w.voter, value: target })
+    var send = function () {
+      return request(w, 'POST', '/v1/polls/' + encodeURIComponent(w.poll) + '/votes', { target: w.target, voter: (!w.token && w.voter) || undefined, value: target });
+    };
+    send()
+      .catch(function (error) {
+        if (error.status !== 401 || error.voterPolicy !== 'anonymous' || attr(w.el, 'voter-token')) throw error;
+        return mintVoter(w).then(send);
+      })
       .then(function (answer) {
         w.mine = answer.value;
+        w.el.removeAttribute('data-clickvote-state');
+        w.status.textContent = '';
         render(w);
       })
-      .catch(function () {
+      .catch(function (error) {
         w.tally = before.tally;
         w.mine = before.mine;
         render(w);
+        refused(w, error);
       });
+  }
+
+  // A project with signed or anonymous voters answers a reader without a token without their own value.
+  function readTally(w) {
+    var path = '/v1/polls/' + encodeURIComponent(w.poll) + '/tallies/' + encodeURIComponent(w.target);
+    return request(w, 'GET', path + (w.voter ? '?voter=' + encodeURIComponent(w.voter) : '')).catch(function (error) {
+      if (error.status !== 401 || !w.voter) throw error;
+      if (!w.token) w.voter = null;
+      return request(w, 'GET', path);
+    });
   }
 
   function moved(t, previous, value) {
@@ -112,15 +187,22 @@
       target: el.getAttribute('data-clickvote-target'),
       api: attr(el, 'api'),
       key: attr(el, 'key'),
-      voter: attr(el, 'voter') || anonymousVoter(),
+      token: attr(el, 'voter-token'),
       tally: { count: 0, sum: 0, average: null },
       mine: 0,
       buttons: [],
     };
     if (!w.poll || !w.target || !w.key) return;
+    var saved = !w.token && savedAnonymous(w);
+    if (saved) w.token = saved.token;
+    w.voter = w.token ? subjectOf(w.token) : attr(el, 'voter') || anonymousVoter();
     widgets.push(w);
     el.classList.add('clickvote');
     el.setAttribute('role', 'group');
+    w.status = document.createElement('span');
+    w.status.className = 'clickvote-status';
+    w.status.setAttribute('role', 'status');
+    el.appendChild(w.status);
     return pollOf(w).then(function (poll) {
       w.kind = poll.kind;
       w.min = poll.min || 1;
@@ -142,12 +224,15 @@
         if (poll.kind === 'updown' && i === 0) el.appendChild(w.score);
       });
       if (poll.kind !== 'updown') el.appendChild(w.score);
-      return request(w, 'GET', '/v1/polls/' + encodeURIComponent(w.poll) + '/tallies/' + encodeURIComponent(w.target) + '?voter=' + encodeURIComponent(w.voter));
+      el.appendChild(w.status);
+      return readTally(w);
     }).then(function (tally) {
       if (!tally) return;
       w.tally = tally;
       w.mine = tally.voterValue || 0;
       render(w);
+    }, function (error) {
+      refused(w, error);
     });
   }
 

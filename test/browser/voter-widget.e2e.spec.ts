@@ -1,0 +1,163 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
+import { signJwt, voterClaims } from '../support/voter-tokens.js';
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const screenshots = path.resolve(import.meta.dirname, '../../test-output');
+const available = existsSync(chromiumPath);
+if (!available) console.warn(`\n*** ${chromiumPath} not found: widget token browser tests are SKIPPED (apt-get install chromium) ***\n`);
+
+type Project = { id: string; publicKey: string; secretKey: string };
+let app: TestApp;
+let browser: Browser;
+/** Another site, on another origin, that embeds the widget: pages by path. */
+let site: Server;
+let siteOrigin: string;
+const pages = new Map<string, string>();
+
+beforeAll(async () => {
+  if (!available) return;
+  mkdirSync(screenshots, { recursive: true });
+  app = await startTestApp();
+  site = createServer((req, res) => {
+    const page = pages.get(req.url ?? '');
+    res.writeHead(page === undefined ? 404 : 200, { 'content-type': 'text/html' }).end(page ?? 'not found');
+  }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => site.once('listening', resolve));
+  siteOrigin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  site?.close();
+  await app?.close();
+});
+
+async function projectWith(name: string, settings: Record<string, unknown>): Promise<Project> {
+  const project = await createProjectOverHttp(app, name, { likes: { kind: 'like' } });
+  await call(app, 'PATCH', '/v1/projects/current', { key: project.secretKey, body: settings });
+  return project;
+}
+
+/** Serves a page on the other site with like widgets for these targets, and opens it. */
+async function openPage(context: BrowserContext, project: Project, targets: string[], attributes = '') {
+  const url = `/${Math.random().toString(36).slice(2)}`;
+  const widgets = targets.map((target) => `<div data-clickvote-poll="likes" data-clickvote-target="${target}" ${attributes}></div>`).join('\n');
+  pages.set(url, `<!doctype html><html><body>${widgets}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
+  const page = await context.newPage();
+  const warnings: string[] = [];
+  page.on('console', (message) => warnings.push(message.text()));
+  await page.goto(siteOrigin + url);
+  return { page, warnings, like: (index = 0) => page.getByRole('button', { name: 'Like' }).nth(index), status: (index = 0) => page.locator('.clickvote-status').nth(index) };
+}
+
+const ballotsOf = (project: Project) => app.database.db.selectFrom('ballots').select(['target', 'voter', 'value']).where('project_id', '=', project.id).execute();
+
+describe.skipIf(!available)('the widget with voter tokens, in a real browser', () => {
+  it('votes with data-clickvote-voter-token on a signed project, and shows a refusal without one', async () => {
+    const project = await projectWith('signed-site', { voterPolicy: 'signed' });
+    const token = signJwt(voterClaims('ann', project.id), project.secretKey);
+    const signedIn = await openPage(await browser.newContext(), project, ['post-1'], `data-clickvote-voter-token="${token}"`);
+    await signedIn.like().click();
+    await expect.poll(() => signedIn.like().getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => ballotsOf(project)).toEqual([{ target: 'post-1', voter: 'ann', value: 1 }]);
+
+    const signedOut = await openPage(await browser.newContext(), project, ['post-1']);
+    await expect.poll(() => signedOut.like().textContent()).toContain('1');
+    await signedOut.like().click();
+    await expect.poll(() => signedOut.status().textContent()).toBe('Sign in to vote');
+    expect(await signedOut.page.locator('[data-clickvote-state="refused"]').count()).toBe(1);
+    expect(await signedOut.like().getAttribute('aria-pressed')).toBe('false');
+    expect(signedOut.warnings.join('\n')).toMatch(/Clickvote: refused \(401 voter_token_invalid\)/);
+    await signedOut.page.screenshot({ path: path.join(screenshots, 'widget-signed-out.png') });
+    expect(await ballotsOf(project)).toHaveLength(1);
+  });
+
+  it('mints one anonymous voter per browser, keeps it in localStorage and knows its vote after a reload', async () => {
+    const project = await projectWith('anonymous-site', { voterPolicy: 'anonymous' });
+    const context = await browser.newContext();
+    const first = await openPage(context, project, ['a', 'b']);
+    await first.like(0).click();
+    await expect.poll(() => first.like(0).getAttribute('aria-pressed')).toBe('true');
+    await first.like(1).click();
+    await expect.poll(() => first.like(1).getAttribute('aria-pressed')).toBe('true');
+    // The buttons move at once; the votes (and the mint before them) are answered later.
+    await expect.poll(() => ballotsOf(project)).toHaveLength(2);
+    const stored = await first.page.evaluate("Object.entries(localStorage).find(([name]) => name.startsWith('clickvote-anonymous:'))?.[1]");
+    const saved = JSON.parse((stored as string | undefined) ?? 'null');
+    expect(saved).toMatchObject({ voter: expect.stringMatching(/^anon-/), token: expect.any(String) });
+    expect(new Set((await ballotsOf(project)).map((ballot) => ballot.voter))).toEqual(new Set([saved.voter]));
+
+    const again = await openPage(context, project, ['a']);
+    await expect.poll(() => again.like().getAttribute('aria-pressed')).toBe('true');
+    const stranger = await openPage(await browser.newContext(), project, ['a']);
+    await expect.poll(() => stranger.like().textContent()).toContain('1');
+    expect(await stranger.like().getAttribute('aria-pressed')).toBe('false');
+  });
+
+  it('shows a refusal when a vote is over the rate limit', async () => {
+    const project = await projectWith('limited-site', { rateLimits: { votesPerAddress: 1 } });
+    const { like, status, warnings, page } = await openPage(await browser.newContext(), project, ['a', 'b']);
+    await like(0).click();
+    await expect.poll(() => like(0).getAttribute('aria-pressed')).toBe('true');
+    await like(1).click();
+    await expect.poll(() => status(1).textContent()).toMatch(/^Too many votes: try again in \d+ s$/);
+    expect(await like(1).getAttribute('aria-pressed')).toBe('false');
+    expect(warnings.join('\n')).toMatch(/Clickvote: refused \(429 rate_limited\)/);
+    await page.screenshot({ path: path.join(screenshots, 'widget-rate-limited.png') });
+  });
+
+  it('votes from a listed origin and says why nothing works from another', async () => {
+    const listed = await projectWith('listed-site', { allowedOrigins: [siteOrigin] });
+    const allowed = await openPage(await browser.newContext(), listed, ['a']);
+    await allowed.like().click();
+    await expect.poll(() => allowed.like().getAttribute('aria-pressed')).toBe('true');
+
+    const elsewhere = await projectWith('elsewhere-site', { allowedOrigins: ['https://elsewhere.example'] });
+    const refused = await openPage(await browser.newContext(), elsewhere, ['a']);
+    await expect.poll(() => refused.status().textContent()).toBe('Voting is not available');
+    expect(refused.warnings.join('\n')).toMatch(/allowedOrigins/);
+  });
+});
+
+describe.skipIf(!available)('the dashboard, in a real browser', () => {
+  it('edits the voter policy, creates and revokes a key, and retracts after a dry-run count', async () => {
+    const project = await projectWith('dashboard-site', {});
+    for (const voter of ['sock-1', 'sock-2', 'ann']) await call(app, 'POST', '/v1/polls/likes/votes', { key: project.publicKey, body: { target: 'x', voter, value: 1 } });
+    const page: Page = await (await browser.newContext()).newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('dialog', (dialog) => void dialog.accept());
+    await page.goto(`${app.baseUrl}/dashboard`);
+    await page.getByLabel('Project secret key').fill(project.secretKey);
+    await page.getByRole('button', { name: 'Open' }).click();
+    await expect.poll(() => page.locator('#keys tbody tr').count()).toBe(2);
+
+    await page.getByLabel('Voter policy').selectOption('signed');
+    await page.getByLabel('Allowed origins, one per line (none: any)').fill('https://blog.example');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(async () => (await call(app, 'GET', '/v1/projects/current', { key: project.secretKey })).body).toMatchObject({ voterPolicy: 'signed', allowedOrigins: ['https://blog.example'] });
+
+    await page.getByRole('button', { name: 'New public key' }).click();
+    await expect.poll(() => page.locator('#keys tbody tr').count()).toBe(3);
+    expect(await page.locator('#new-key-value').textContent()).toMatch(/^cv_pk_/);
+    await page.getByRole('button', { name: /^Revoke cv_pk_/ }).first().click();
+    await expect.poll(() => page.locator('#keys tbody tr').count()).toBe(2);
+
+    await page.getByLabel('Reason').fill('sock puppets');
+    await page.getByLabel('Voter', { exact: true }).fill('sock-1');
+    await page.getByRole('button', { name: 'Count matching ballots' }).click();
+    await expect.poll(() => page.locator('#mod-count').textContent()).toBe('1 active ballot match.');
+    await page.getByRole('button', { name: 'Retract 1 ballot' }).click();
+    await expect.poll(() => page.locator('#mod-count').textContent()).toBe('Retracted 1 of 1 matching ballots.');
+    await page.screenshot({ path: path.join(screenshots, 'dashboard-voters.png'), fullPage: true });
+    expect(await ballotsOf(project)).toEqual(expect.arrayContaining([{ target: 'x', voter: 'sock-1', value: 0 }, { target: 'x', voter: 'ann', value: 1 }]));
+    expect(problems).toEqual([]);
+  });
+});
