@@ -19,6 +19,8 @@ let browser: Browser;
 let site: Server;
 let siteOrigin: string;
 const pages = new Map<string, string>();
+/** How long to wait for the browser and the server on a busy machine; a bound, never a measure. */
+const eventually = { timeout: 10_000 };
 
 beforeAll(async () => {
   if (!available) return;
@@ -65,13 +67,13 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     const token = signJwt(voterClaims('ann', project.id), project.secretKey);
     const signedIn = await openPage(await browser.newContext(), project, ['post-1'], `data-clickvote-voter-token="${token}"`);
     await signedIn.like().click();
-    await expect.poll(() => signedIn.like().getAttribute('aria-pressed')).toBe('true');
-    await expect.poll(() => ballotsOf(project)).toEqual([{ target: 'post-1', voter: 'ann', value: 1 }]);
+    await expect.poll(() => signedIn.like().getAttribute('aria-pressed'), eventually).toBe('true');
+    await expect.poll(() => ballotsOf(project), eventually).toEqual([{ target: 'post-1', voter: 'ann', value: 1 }]);
 
     const signedOut = await openPage(await browser.newContext(), project, ['post-1']);
-    await expect.poll(() => signedOut.like().textContent()).toContain('1');
+    await expect.poll(() => signedOut.like().textContent(), eventually).toContain('1');
     await signedOut.like().click();
-    await expect.poll(() => signedOut.status().textContent()).toBe('Sign in to vote');
+    await expect.poll(() => signedOut.status().textContent(), eventually).toBe('Sign in to vote');
     expect(await signedOut.page.locator('[data-clickvote-state="refused"]').count()).toBe(1);
     expect(await signedOut.like().getAttribute('aria-pressed')).toBe('false');
     expect(signedOut.warnings.join('\n')).toMatch(/Clickvote: refused \(401 voter_token_invalid\)/);
@@ -84,20 +86,20 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     const context = await browser.newContext();
     const first = await openPage(context, project, ['a', 'b']);
     await first.like(0).click();
-    await expect.poll(() => first.like(0).getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => first.like(0).getAttribute('aria-pressed'), eventually).toBe('true');
     await first.like(1).click();
-    await expect.poll(() => first.like(1).getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => first.like(1).getAttribute('aria-pressed'), eventually).toBe('true');
     // The buttons move at once; the votes (and the mint before them) are answered later.
-    await expect.poll(() => ballotsOf(project)).toHaveLength(2);
+    await expect.poll(() => ballotsOf(project), eventually).toHaveLength(2);
     const stored = await first.page.evaluate("Object.entries(localStorage).find(([name]) => name.startsWith('clickvote-anonymous:'))?.[1]");
     const saved = JSON.parse((stored as string | undefined) ?? 'null');
     expect(saved).toMatchObject({ voter: expect.stringMatching(/^anon-/), token: expect.any(String) });
     expect(new Set((await ballotsOf(project)).map((ballot) => ballot.voter))).toEqual(new Set([saved.voter]));
 
     const again = await openPage(context, project, ['a']);
-    await expect.poll(() => again.like().getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => again.like().getAttribute('aria-pressed'), eventually).toBe('true');
     const stranger = await openPage(await browser.newContext(), project, ['a']);
-    await expect.poll(() => stranger.like().textContent()).toContain('1');
+    await expect.poll(() => stranger.like().textContent(), eventually).toContain('1');
     expect(await stranger.like().getAttribute('aria-pressed')).toBe('false');
   });
 
@@ -105,9 +107,9 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     const project = await projectWith('limited-site', { rateLimits: { votesPerAddress: 1 } });
     const { like, status, warnings, page } = await openPage(await browser.newContext(), project, ['a', 'b']);
     await like(0).click();
-    await expect.poll(() => like(0).getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => like(0).getAttribute('aria-pressed'), eventually).toBe('true');
     await like(1).click();
-    await expect.poll(() => status(1).textContent()).toMatch(/^Too many votes: try again in \d+ s$/);
+    await expect.poll(() => status(1).textContent(), eventually).toMatch(/^Too many votes: try again in \d+ s$/);
     expect(await like(1).getAttribute('aria-pressed')).toBe('false');
     expect(warnings.join('\n')).toMatch(/Clickvote: refused \(429 rate_limited\)/);
     await page.screenshot({ path: path.join(screenshots, 'widget-rate-limited.png') });
@@ -117,11 +119,11 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     const listed = await projectWith('listed-site', { allowedOrigins: [siteOrigin] });
     const allowed = await openPage(await browser.newContext(), listed, ['a']);
     await allowed.like().click();
-    await expect.poll(() => allowed.like().getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => allowed.like().getAttribute('aria-pressed'), eventually).toBe('true');
 
     const elsewhere = await projectWith('elsewhere-site', { allowedOrigins: ['https://elsewhere.example'] });
     const refused = await openPage(await browser.newContext(), elsewhere, ['a']);
-    await expect.poll(() => refused.status().textContent()).toBe('Voting is not available');
+    await expect.poll(() => refused.status().textContent(), eventually).toBe('Voting is not available');
     expect(refused.warnings.join('\n')).toMatch(/allowedOrigins/);
   });
 });
@@ -137,25 +139,25 @@ describe.skipIf(!available)('the dashboard, in a real browser', () => {
     await page.goto(`${app.baseUrl}/dashboard`);
     await page.getByLabel('Project secret key').fill(project.secretKey);
     await page.getByRole('button', { name: 'Open' }).click();
-    await expect.poll(() => page.locator('#keys tbody tr').count()).toBe(2);
+    await expect.poll(() => page.locator('#keys tbody tr').count(), eventually).toBe(2);
 
     await page.getByLabel('Voter policy').selectOption('signed');
     await page.getByLabel('Allowed origins, one per line (none: any)').fill('https://blog.example');
     await page.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(async () => (await call(app, 'GET', '/v1/projects/current', { key: project.secretKey })).body).toMatchObject({ voterPolicy: 'signed', allowedOrigins: ['https://blog.example'] });
+    await expect.poll(async () => (await call(app, 'GET', '/v1/projects/current', { key: project.secretKey })).body, eventually).toMatchObject({ voterPolicy: 'signed', allowedOrigins: ['https://blog.example'] });
 
     await page.getByRole('button', { name: 'New public key' }).click();
-    await expect.poll(() => page.locator('#keys tbody tr').count()).toBe(3);
+    await expect.poll(() => page.locator('#keys tbody tr').count(), eventually).toBe(3);
     expect(await page.locator('#new-key-value').textContent()).toMatch(/^cv_pk_/);
     await page.getByRole('button', { name: /^Revoke cv_pk_/ }).first().click();
-    await expect.poll(() => page.locator('#keys tbody tr').count()).toBe(2);
+    await expect.poll(() => page.locator('#keys tbody tr').count(), eventually).toBe(2);
 
     await page.getByLabel('Reason').fill('sock puppets');
     await page.getByLabel('Voter', { exact: true }).fill('sock-1');
     await page.getByRole('button', { name: 'Count matching ballots' }).click();
-    await expect.poll(() => page.locator('#mod-count').textContent()).toBe('1 active ballot match.');
+    await expect.poll(() => page.locator('#mod-count').textContent(), eventually).toBe('1 active ballot match.');
     await page.getByRole('button', { name: 'Retract 1 ballot' }).click();
-    await expect.poll(() => page.locator('#mod-count').textContent()).toBe('Retracted 1 of 1 matching ballots.');
+    await expect.poll(() => page.locator('#mod-count').textContent(), eventually).toBe('Retracted 1 of 1 matching ballots.');
     await page.screenshot({ path: path.join(screenshots, 'dashboard-voters.png'), fullPage: true });
     expect(await ballotsOf(project)).toEqual(expect.arrayContaining([{ target: 'x', voter: 'sock-1', value: 0 }, { target: 'x', voter: 'ann', value: 1 }]));
     expect(problems).toEqual([]);
