@@ -43,23 +43,26 @@ export class RateLimits {
   }
 
   /**
-   * Counts this request against each limit and sets the RateLimit headers; over any limit it is
-   * a 429 with Retry-After. Keys are per project, so one project's traffic never spends another's.
+   * Counts this request against each limit in turn and sets the RateLimit headers; over a limit
+   * it is a 429 with Retry-After. Keys are per project, so one project's traffic never spends another's.
    */
   async consume(res: Response, project: AuthenticatedProject, checks: readonly RateLimitCheck[]): Promise<void> {
     if (!this.enabled || project.access !== 'public') return;
     const limits = effectiveRateLimits(this.settings, project.rateLimits);
-    const counted = checks.filter((check): check is readonly [RateLimitName, string] => check[1] !== undefined);
-    const outcomes = await Promise.all(
-      counted.map(([name, key]) =>
-        this.limiterFor(name, limits[name])
-          .consume(`${project.id}:${key}`)
-          .then((state) => ({ name, state, allowed: true }), (rejection: unknown) => {
-            if (rejection instanceof RateLimiterRes) return { name, state: rejection, allowed: false };
-            throw rejection;
-          }),
-      ),
-    );
+    const outcomes: { name: RateLimitName; state: RateLimiterRes; allowed: boolean }[] = [];
+    // One after the other, stopping at the first refusal: a flood over the address limit is then
+    // refused in memory and never makes a counter per invented voter in Redis.
+    for (const [name, key] of checks) {
+      if (key === undefined) continue;
+      const outcome = await this.limiterFor(name, limits[name])
+        .consume(`${project.id}:${key}`)
+        .then((state) => ({ name, state, allowed: true }), (rejection: unknown) => {
+          if (rejection instanceof RateLimiterRes) return { name, state: rejection, allowed: false };
+          throw rejection;
+        });
+      outcomes.push(outcome);
+      if (!outcome.allowed) break;
+    }
     res.set('RateLimit-Policy', outcomes.map(({ name }) => `"${policyNames[name]}";q=${limits[name]};w=${rateLimitWindowSeconds}`).join(', '));
     res.set('RateLimit', outcomes.map(({ name, state }) => `"${policyNames[name]}";r=${state.remainingPoints};t=${secondsOf(state)}`).join(', '));
     const refused = outcomes.filter((outcome) => !outcome.allowed);

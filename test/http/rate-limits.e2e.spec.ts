@@ -73,6 +73,9 @@ describe('rate limits across two API replicas sharing Redis', () => {
       expect(refused.headers.get('ratelimit')).toMatch(/"votes-per-address";r=0;t=\d+/);
     }
     expect(await countEvents()).toBe(before);
+    // Refused by address before the voter is counted: a flood of invented voters leaves no counter each.
+    expect(await redis!.client.exists(`${redis!.prefix}_api:ratelimit:votesPerVoter:${project.id}:one-more`)).toBe(0);
+    expect(await redis!.client.exists(`${redis!.prefix}_api:ratelimit:votesPerVoter:${project.id}:stuffed-0`)).toBe(1);
 
     expect((await vote(replicas[1]!, '203.0.113.8', 'neighbour')).status).toBe(200);
     expect((await vote(replicas[0]!, '203.0.113.8', 'neighbour-2')).status).toBe(200);
