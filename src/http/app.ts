@@ -23,6 +23,7 @@ import { pollRoutes } from './poll-routes.js';
 import { problemHandler } from './problem.js';
 import { ProjectKeyCache } from './project-key-cache.js';
 import { projectRoutes } from './project-routes.js';
+import { projectSettingsRoutes } from './project-settings-routes.js';
 import { requestLog } from './request-log.js';
 import { StreamCapacity, type StreamLimits } from './stream-capacity.js';
 import { RateLimits } from './rate-limits.js';
@@ -78,7 +79,8 @@ export function createApp(deps: AppDependencies): Express {
     deps.stopping?.addEventListener('abort', () => void keys.close().catch(() => {}));
     const rateLimits = deps.rateLimits ?? RateLimits.inProcess();
     const clientAddressHash = clientAddressHasher(deps.clientAddressKey);
-    app.use(projectRoutes(db, adminToken, keys, rateLimits));
+    app.use(projectRoutes(db, adminToken));
+    app.use(projectSettingsRoutes(db, keys, rateLimits));
     app.use(voterRoutes(keys, rateLimits, clientAddressHash));
     app.use(pollRoutes(db, keys));
     app.use(voteRoutes(keys, appender, { auditMetadata: auditMetadataWith(clientAddressHash), clientAddressHash, rateLimits }));

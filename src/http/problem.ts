@@ -40,7 +40,8 @@ export function statusOf(code: ErrorCode): number {
 export function sendProblem(res: Response, error: ClickvoteError): void {
   const { status, title } = problems[error.code];
   res.locals.problem = error.code;
-  if (status === 503 || status === 429) res.set('Retry-After', '1');
+  // A rate limit knows when its window ends and says so before throwing; the rest retry after a second.
+  if ((status === 503 || status === 429) && !res.hasHeader('Retry-After')) res.set('Retry-After', '1');
   res
     .status(status)
     .type('application/problem+json')

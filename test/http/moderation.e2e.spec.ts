@@ -49,7 +49,7 @@ describe('moderation by the log', () => {
     await vote('likes', 'post', 'sock-0', 1, stuffer);
     await vote('votes', 'post', 'ann', 1, '198.51.100.1');
     const last = await vote('votes', 'post', 'bob', -1, '198.51.100.2');
-    await call(app, 'GET', `/v1/polls/votes/tallies/post?minPosition=${last.body.position}`, { key: project.publicKey });
+    await call(app, 'GET', `/v1/polls/votes/tallies/post?minPosition=${last.body.position}&waitMs=10000`, { key: project.publicKey });
     expect(await tally('post')).toMatchObject({ count: 7, sum: 5 });
     const audit = await call(app, 'GET', '/v1/audit/events?voter=sock-0&poll=votes', { key: project.secretKey });
     const clientAddressHash = audit.body.events[0].metadata.clientAddressHash as string;
@@ -80,7 +80,7 @@ describe('moderation by the log', () => {
   it('retracts one voter\'s every active ballot across polls', async () => {
     await vote('votes', 'a', 'troll', 1, '198.51.100.9');
     const last = await vote('likes', 'b', 'troll', 1, '198.51.100.10');
-    await call(app, 'GET', `/v1/polls/likes/tallies/b?minPosition=${last.body.position}`, { key: project.publicKey });
+    await call(app, 'GET', `/v1/polls/likes/tallies/b?minPosition=${last.body.position}&waitMs=10000`, { key: project.publicKey });
     expect((await retract({ reason: 'banned account', voter: 'troll', dryRun: true })).body).toEqual({ ballots: 2, retracted: 0, dryRun: true });
     expect((await retract({ reason: 'banned account', voter: 'troll' })).body).toEqual({ ballots: 2, retracted: 2, dryRun: false });
   });
