@@ -96,6 +96,8 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     expect(saved).toMatchObject({ voter: expect.stringMatching(/^anon-/), token: expect.any(String) });
     expect(new Set((await ballotsOf(project)).map((ballot) => ballot.voter))).toEqual(new Set([saved.voter]));
 
+    // The reloaded page reads its own vote from the tallies: wait until they hold it.
+    await expect.poll(async () => (await call(app, 'GET', '/v1/polls/likes/tallies/a', { key: project.publicKey })).body.count, eventually).toBe(1);
     const again = await openPage(context, project, ['a']);
     await expect.poll(() => again.like().getAttribute('aria-pressed'), eventually).toBe('true');
     const stranger = await openPage(await browser.newContext(), project, ['a']);
