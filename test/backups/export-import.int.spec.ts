@@ -61,7 +61,7 @@ describe('npm run export, then npm run import into an empty database', () => {
     const lines = exported.trimEnd().split('\n');
     expect(JSON.parse(lines[0]!)).toMatchObject({ format: 'clickvote-export', version: 1 });
     expect(lines.filter((line) => line.startsWith('{"table"')).map((line) => JSON.parse(line).table)).toEqual([
-      'projects', 'projects', 'polls', 'polls', 'polls', 'polls', 'polls', 'polls',
+      'projects', 'projects', 'polls', 'polls', 'polls', 'polls', 'polls', 'polls', 'project_keys', 'project_keys', 'project_keys', 'project_keys',
     ]);
     const projects = await source.db.selectFrom('projects').select('id').orderBy('id').execute();
     for (const { id } of projects) {
@@ -77,10 +77,11 @@ describe('npm run export, then npm run import into an empty database', () => {
     if (source.url === undefined) return context.skip();
     const imported = await runNpmScript('import', { DATABASE_URL: target.url }, { input: exported });
     const events = await countVoteEvents(source.db);
-    expect(imported).toMatchObject({ code: 0, stdout: expect.stringContaining(`Imported 2 projects, 6 polls and ${events} events.`) });
+    expect(imported).toMatchObject({ code: 0, stdout: expect.stringContaining(`Imported 2 projects, 6 polls, 4 project_keys and ${events} events.`) });
 
     expect(await rowsOf(target.db, 'select * from projects order by id')).toEqual(await rowsOf(source.db, 'select * from projects order by id'));
     expect(await rowsOf(target.db, 'select * from polls order by project_id, name')).toEqual(await rowsOf(source.db, 'select * from polls order by project_id, name'));
+    expect(await rowsOf(target.db, 'select * from project_keys order by fingerprint')).toEqual(await rowsOf(source.db, 'select * from project_keys order by fingerprint'));
     for (const key of secretKeys) expect(await findProjectByKey(target.db, key)).toMatchObject({ access: 'secret' });
     expect(await recomputeTallies(target.db)).toEqual(await recomputeTallies(source.db));
     const ballots = 'select project_id, poll, target, voter, value, version from ballots order by 1, 2, 3, 4';
