@@ -13,13 +13,7 @@ export interface CliConnections {
 
 /** The connections the operator commands on the read model (replay, verify) need: PostgreSQL and Redis, from the environment. */
 export async function openCliConnections(command: string): Promise<CliConnections> {
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) exitWith(error.message);
-    throw error;
-  }
+  const config = loadConfigOrExit();
   if (config.DATABASE_URL === undefined || config.REDIS_URL === undefined) {
     exitWith(`${command} works on the Redis read model: set DATABASE_URL and REDIS_URL (the embedded one is rebuilt at every start)`);
   }
@@ -38,13 +32,7 @@ export async function openCliConnections(command: string): Promise<CliConnection
 
 /** The database alone (export, import): DATABASE_URL, or the embedded PGlite under DATA_DIR, owned as `npm start` owns it. */
 export async function openCliDatabase(): Promise<DatabaseHandle> {
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) exitWith(error.message);
-    throw error;
-  }
+  const config = loadConfigOrExit();
   if (config.DATABASE_URL !== undefined) return openPostgres(config.DATABASE_URL, 2);
   let release: () => Promise<void>;
   try {
@@ -55,6 +43,15 @@ export async function openCliDatabase(): Promise<DatabaseHandle> {
   }
   const handle = await openPglite(path.resolve(config.DATA_DIR, 'pglite'));
   return { ...handle, close: () => handle.close().finally(release) };
+}
+
+function loadConfigOrExit(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) exitWith(error.message);
+    throw error;
+  }
 }
 
 function exitWith(message: string): never {
