@@ -1,7 +1,9 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { BallotEvent } from '../domain/ballot.js';
 import type { PollDefinition, PollKind } from '../domain/poll.js';
+import { formatPosition } from '../domain/position.js';
 import { type Database, isConnectionLost } from '../platform/database.js';
+import { positionColumns, positionFromColumns, positionTokenSql } from '../platform/log-order.js';
 import { advisoryLockKey, inLockOrder } from './advisory-locks.js';
 import {
   type BallotToSave,
@@ -157,7 +159,7 @@ async function writeBatch(tx: Transaction<Database>, plan: BatchPlan, keyTtl: Ra
   if (plan.events.length === 0 && plan.idempotencyKeys.length === 0) return new Map();
   const e = plan.events;
   const k = plan.idempotencyKeys;
-  const { rows } = await sql<{ event_id: string; position: string }>`
+  const { rows } = await sql<{ event_id: string; tx: string; pos: string }>`
     with new_events as (
       insert into vote_events
         (event_id, project_id, poll, target, voter, stream_version, type, value, previous, metadata, recorded_at, idempotency_key)
@@ -187,7 +189,7 @@ async function writeBatch(tx: Transaction<Database>, plan: BatchPlan, keyTtl: Ra
     saved_keys as (
       insert into idempotency_keys (project_id, key, request_hash, result)
       select s.project_id, s.key, s.request_hash,
-        s.result::jsonb || jsonb_build_object('position', coalesce(e.transaction_id::text || '.' || e.global_position::text, s.position_token))
+        s.result::jsonb || jsonb_build_object('position', coalesce(${positionTokenSql('e')}, s.position_token))
       from unnest(
         ${k.map((x) => x.command.projectId)}::uuid[], ${k.map((x) => x.command.idempotencyKey!)}::text[],
         ${k.map((x) => x.requestHash)}::text[], ${k.map((x) => JSON.stringify(x.result))}::text[],
@@ -211,9 +213,9 @@ async function writeBatch(tx: Transaction<Database>, plan: BatchPlan, keyTtl: Ra
     ),
     -- Delivered at commit; projectors wake early instead of waiting for their next poll.
     notified as materialized (select pg_notify(${newVotesChannel}, '') as sent)
-    select event_id, transaction_id::text || '.' || global_position::text as position from new_events, notified
+    select event_id, ${positionColumns} from new_events, notified
   `.execute(tx);
-  return new Map(rows.map((row) => [row.event_id, row.position]));
+  return new Map(rows.map((row) => [row.event_id, formatPosition(positionFromColumns(row))]));
 }
 
 // Plain inserts and updates, not an upsert: the ballot locks already rule out a concurrent first vote.

@@ -1,7 +1,8 @@
 import { type Kysely, sql } from 'kysely';
-import { formatPosition, type LogPosition, logStart, parsePosition } from '../domain/position.js';
+import { formatPosition, type LogPosition, logStart } from '../domain/position.js';
 import { emptyTally, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
+import { committedAfter, positionColumns, positionFromColumns, positionTokenSql } from '../platform/log-order.js';
 import { recomputeTallies } from './recompute-tallies.js';
 
 export interface AuditFilter {
@@ -43,7 +44,7 @@ export async function readAuditEvents(
     event_id: string; tx: string; pos: string; type: string; poll: string; target: string; voter: string;
     value: number; previous: number; stream_version: number; recorded_at: Date; metadata: unknown;
   }>`
-    select event_id, transaction_id::text as tx, global_position::text as pos, type, poll, target, voter,
+    select event_id, ${positionColumns}, type, poll, target, voter,
            value, previous, stream_version, recorded_at, metadata
     from vote_events
     where ${matching(filter, after, horizon)}
@@ -52,7 +53,7 @@ export async function readAuditEvents(
   `.execute(db);
   return rows.map((row) => ({
     eventId: row.event_id,
-    position: formatPosition({ transactionId: BigInt(row.tx), globalPosition: BigInt(row.pos) }),
+    position: formatPosition(positionFromColumns(row)),
     type: row.type,
     poll: row.poll,
     target: row.target,
@@ -70,19 +71,19 @@ export async function readAuditEvents(
  * of a million events spends its time moving bytes, not parsing and re-serialising rows.
  */
 async function readAuditLines(db: Kysely<Database>, filter: AuditFilter, after: LogPosition | undefined, limit: number, horizon: Horizon) {
-  const { rows } = await sql<{ line: string; position: string }>`
+  const { rows } = await sql<{ line: string; tx: string; pos: string }>`
     select json_build_object(
-             'eventId', event_id, 'position', transaction_id::text || '.' || global_position::text, 'type', type,
+             'eventId', event_id, 'position', ${positionTokenSql()}, 'type', type,
              'poll', poll, 'target', target, 'voter', voter, 'value', value, 'previous', previous, 'version', stream_version,
              'recordedAt', to_char(recorded_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'metadata', metadata
            )::text as line,
-           transaction_id::text || '.' || global_position::text as position
+           ${positionColumns}
     from vote_events
     where ${matching(filter, after, horizon)}
     order by transaction_id, global_position
     limit ${limit}
   `.execute(db);
-  return { lines: rows.map((row) => row.line), last: rows.length === 0 ? undefined : parsePosition(rows.at(-1)!.position) };
+  return { lines: rows.map((row) => row.line), last: rows.length === 0 ? undefined : positionFromColumns(rows.at(-1)!) };
 }
 
 /**
@@ -94,7 +95,7 @@ type Horizon = bigint | 'snapshot' | undefined;
 function matching(filter: AuditFilter, after: LogPosition | undefined, horizon: Horizon) {
   const from = after ?? logStart;
   return sql`project_id = ${filter.projectId}
-      and (transaction_id, global_position) > (${from.transactionId.toString()}::xid8, ${from.globalPosition.toString()}::bigint)
+      and ${committedAfter(from)}
       ${horizon === 'snapshot' ? sql`` : sql`and transaction_id < pg_snapshot_xmin(pg_current_snapshot())`}
       ${typeof horizon === 'bigint' ? sql`and transaction_id < ${horizon.toString()}::xid8` : sql``}
       ${filter.poll === undefined ? sql`` : sql`and poll = ${filter.poll}`}

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import { formatPosition, type LogPosition, logStart, parsePosition } from '../domain/position.js';
+import { formatPosition, type LogPosition, logStart } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
+import { committedAfter, positionColumns, positionFromColumns } from '../platform/log-order.js';
 
 export interface LoggedVote {
   readonly position: LogPosition;
@@ -21,17 +22,17 @@ export interface LoggedVote {
 export async function readEventsAfter(db: Kysely<Database>, after: LogPosition | undefined, limit: number): Promise<LoggedVote[]> {
   const from = after ?? logStart;
   const { rows } = await sql<{ tx: string; pos: string; project_id: string; poll: string; target: string; voter: string; value: number; previous: number; recorded_ms: number }>`
-    select transaction_id::text as tx, global_position::text as pos, project_id, poll, target, voter, value, previous,
+    select ${positionColumns}, project_id, poll, target, voter, value, previous,
            extract(epoch from recorded_at)::float8 * 1000 as recorded_ms
     from vote_events
-    where (transaction_id, global_position) > (${from.transactionId.toString()}::xid8, ${from.globalPosition.toString()}::bigint)
+    where ${committedAfter(from)}
       and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
     order by transaction_id, global_position
     limit ${limit}
   `.execute(db);
   if (rows.length === 0 && after !== undefined) await assertInThisLog(db, after);
   return rows.map((row) => ({
-    position: { transactionId: BigInt(row.tx), globalPosition: BigInt(row.pos) },
+    position: positionFromColumns(row),
     projectId: row.project_id,
     poll: row.poll,
     target: row.target,
@@ -44,12 +45,12 @@ export async function readEventsAfter(db: Kysely<Database>, after: LogPosition |
 
 /** The newest committed event in commit order; the projection's head. */
 export async function readLogHead(db: Kysely<Database>): Promise<{ position: LogPosition; recordedAt: Date } | undefined> {
-  const { rows } = await sql<{ position: string; recorded_at: Date }>`
-    select transaction_id::text || '.' || global_position::text as position, recorded_at
+  const { rows } = await sql<{ tx: string; pos: string; recorded_at: Date }>`
+    select ${positionColumns}, recorded_at
     from vote_events order by transaction_id desc, global_position desc limit 1
   `.execute(db);
   const row = rows[0];
-  return row === undefined ? undefined : { position: parsePosition(row.position)!, recordedAt: row.recorded_at };
+  return row === undefined ? undefined : { position: positionFromColumns(row), recordedAt: row.recorded_at };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import { logStart, parsePosition } from '../domain/position.js';
+import { formatPosition, logStart, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
+import { committedAfter } from '../platform/log-order.js';
 import { type OldestTransaction, readOldestTransaction, type UnnamedTransaction } from './oldest-transaction.js';
 
 /** Restored events whose transaction ids this cluster has not reached: `npm run migrate` re-bases them. */
@@ -26,7 +27,7 @@ export interface ProjectionLag {
 }
 
 interface LagRow {
-  head: string | null;
+  head_tx: string | null;
   head_position: string | null;
   unapplied_tx: string | null;
   unapplied_ms: number | null;
@@ -47,10 +48,10 @@ export async function measureLag(db: Kysely<Database>, checkpoint: string | unde
         select transaction_id, global_position from vote_events order by transaction_id desc, global_position desc limit 1
       ), first_unapplied as (
         select transaction_id, recorded_at from vote_events
-        where (transaction_id, global_position) > (${applied.transactionId.toString()}::xid8, ${applied.globalPosition.toString()}::bigint)
+        where ${committedAfter(applied)}
         order by transaction_id, global_position limit 1
       ), horizon as (select pg_current_snapshot() as snapshot)
-      select (select transaction_id::text || '.' || global_position::text from head) as head,
+      select (select transaction_id::text from head) as head_tx,
              (select global_position::text from head) as head_position,
              (select transaction_id::text from first_unapplied) as unapplied_tx,
              (select extract(epoch from recorded_at)::float8 * 1000 from first_unapplied) as unapplied_ms,
@@ -67,7 +68,8 @@ export async function measureLag(db: Kysely<Database>, checkpoint: string | unde
   if (row.checkpoint_beyond) return measureLag(db, undefined);
   const events = row.head_position === null ? 0 : Math.max(0, Number(BigInt(row.head_position) - applied.globalPosition));
   const seconds = row.unapplied_ms === null ? 0 : Math.max(0, (Date.now() - row.unapplied_ms) / 1000);
-  return { head: row.head, events, seconds, heldBackBy: heldBackBy(row, oldestTransaction), oldestTransaction };
+  const head = row.head_tx === null ? null : formatPosition({ transactionId: BigInt(row.head_tx), globalPosition: BigInt(row.head_position!) });
+  return { head, events, seconds, heldBackBy: heldBackBy(row, oldestTransaction), oldestTransaction };
 }
 
 function heldBackBy(row: LagRow, oldest: OldestTransaction | undefined): ProjectionLag['heldBackBy'] {

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { LogPosition } from '../domain/position.js';
 import { emptyTally, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
+import { committedUpTo } from '../platform/log-order.js';
 import { type TallyKey, tallyIdOf } from './tally-key.js';
 
 /**
@@ -29,7 +30,7 @@ export async function recomputeTallies(db: Kysely<Database>, scope: RecomputeSco
       ${poll === undefined ? sql`` : sql`and poll = ${poll}`}
       ${target === undefined ? sql`` : sql`and target = ${target}`}
       ${at === undefined ? sql`` : sql`and recorded_at <= ${at}`}
-      ${upTo === undefined ? sql`` : sql`and (transaction_id, global_position) <= (${upTo.transactionId.toString()}::xid8, ${upTo.globalPosition.toString()}::bigint)`}
+      ${upTo === undefined ? sql`` : sql`and ${committedUpTo(upTo)}`}
       order by project_id, poll, target, voter, stream_version desc
     )
     select project_id, poll, target, value, count(*)::text as ballots
