@@ -134,7 +134,7 @@ async function flipGeneration(redis: RedisClient, prefix: string, from: number, 
 /** SCAN and UNLINK, never KEYS: Redis keeps answering while an old generation goes. */
 export async function unlinkGeneration(redis: RedisClient, prefix: string, generation: number, logger?: Logger): Promise<number> {
   let removed = 0;
-  for await (const batch of redis.scanIterator({ MATCH: `${prefix}:${generation}:*`, COUNT: 1000 })) {
+  for await (const batch of redis.scanIterator({ MATCH: new RedisKeys(prefix, generation).everyKeyPattern(), COUNT: 1000 })) {
     if (batch.length > 0) removed += await redis.unlink(batch);
   }
   logger?.info({ generation, keys: removed }, 'old tally generation unlinked');
@@ -156,7 +156,7 @@ export async function readRebuildProgress(redis: RedisClient, prefix: string): P
 }
 
 function rebuildKeys(prefix: string) {
-  return { lock: `${prefix}:rebuild:lock`, state: `${prefix}:rebuild` };
+  return { lock: RedisKeys.rebuildLockKey(prefix), state: RedisKeys.rebuildStateKey(prefix) };
 }
 
 async function countEvents(db: Kysely<Database>): Promise<number> {

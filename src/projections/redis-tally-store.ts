@@ -2,7 +2,14 @@ import type { RankOrder } from '../domain/ranking.js';
 import { emptyTally, type Tally } from '../domain/tally.js';
 import type { RedisClient } from '../platform/redis.js';
 import { RedisKeys } from './redis-keys.js';
-import { applyTalliesScript, claimWriterScript, moveCheckpointScript } from './redis-tally-scripts.js';
+import {
+  applyTalliesScript,
+  claimWriterScript,
+  type FenceCall,
+  moveCheckpointScript,
+  packApplyTallies,
+  packMoveCheckpoint,
+} from './redis-tally-scripts.js';
 import type { PollKey, TallyKey } from './tally-key.js';
 import { tallyIdOf } from './tally-key.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
@@ -65,7 +72,8 @@ export class RedisTallyStore implements TallyStore {
 
   async applyChanges(changes: readonly TallyChange[], move: CheckpointMove): Promise<void> {
     await this.applyTallies(changes, move.from);
-    const outcome = String(await moveCheckpointScript.run(this.redis, this.fenceKeys(), [...this.fenceArgs(move.from), move.to]));
+    const call = packMoveCheckpoint(this.fence(move.from), move.to);
+    const outcome = String(await moveCheckpointScript.run(this.redis, call.keys, call.args));
     if (outcome !== 'moved') throw this.refusal(outcome as WriteRefusal, move.from);
   }
 
@@ -148,12 +156,15 @@ export class RedisTallyStore implements TallyStore {
     return { value: { checkpoint: checkpoint ?? undefined, value: readings }, live };
   }
 
-  private fenceKeys(): string[] {
-    return [RedisKeys.generationKey(this.keys.prefix), this.keys.checkpoint(), RedisKeys.leaderEpochKey(this.keys.prefix)];
-  }
-
-  private fenceArgs(from: string | undefined): string[] {
-    return [String(this.replacing ?? this.keys.generation), from ?? '', this.leaderEpoch === undefined ? '' : String(this.leaderEpoch)];
+  private fence(from: string | undefined): FenceCall {
+    return {
+      keys: { generation: RedisKeys.generationKey(this.keys.prefix), checkpoint: this.keys.checkpoint(), leaderEpoch: RedisKeys.leaderEpochKey(this.keys.prefix) },
+      args: {
+        liveGeneration: String(this.replacing ?? this.keys.generation),
+        fromCheckpoint: from ?? '',
+        leaderEpoch: this.leaderEpoch === undefined ? '' : String(this.leaderEpoch),
+      },
+    };
   }
 
   private refusal(reason: WriteRefusal, from: string | undefined): WriteRefusedError {
@@ -167,11 +178,8 @@ export class RedisTallyStore implements TallyStore {
   }
 
   private async applyGroup(group: readonly TallyChange[], from: string | undefined): Promise<unknown[]> {
-    const keys = this.fenceKeys();
-    const args: string[] = [...this.fenceArgs(from), String(group.length)];
-    for (const change of group) {
+    const writes = group.map((change) => {
       const orders = Object.keys(change.scores) as RankOrder[];
-      keys.push(this.keys.tally(change.key), this.keys.voters(change.key), ...orders.map((order) => this.keys.rank(change.key, order)));
       const { tally } = change;
       const fields = ['count', String(tally.count), 'sum', String(tally.sum), 'up', String(tally.up), 'down', String(tally.down)];
       for (const [value, ballots] of Object.entries(tally.histogram)) fields.push(`h:${value}`, String(ballots));
@@ -181,12 +189,23 @@ export class RedisTallyStore implements TallyStore {
         if (value === 0) removed.push(voter);
         else set.push(voter, String(value));
       }
-      args.push(String(orders.length), change.expectedCheckpoint ?? '', change.checkpoint, change.key.target);
-      args.push(String(fields.length / 2), String(tally.count), String(change.emptiedBuckets.length), String(set.length / 2), String(removed.length));
-      args.push(...fields, ...change.emptiedBuckets.map((bucket) => `h:${bucket}`), ...set, ...removed);
-      for (const order of orders) args.push(String(change.scores[order]));
-    }
-    return (await applyTalliesScript.run(this.redis, keys, args)) as unknown[];
+      return {
+        tallyKey: this.keys.tally(change.key),
+        votersKey: this.keys.voters(change.key),
+        rankKeys: orders.map((order) => this.keys.rank(change.key, order)),
+        expected: change.expectedCheckpoint ?? '',
+        checkpoint: change.checkpoint,
+        target: change.key.target,
+        count: tally.count,
+        fields,
+        emptied: change.emptiedBuckets.map((bucket) => `h:${bucket}`),
+        set,
+        removed,
+        scores: orders.map((order) => String(change.scores[order])),
+      };
+    });
+    const call = packApplyTallies(this.fence(from), writes);
+    return (await applyTalliesScript.run(this.redis, call.keys, call.args)) as unknown[];
   }
 }
 

@@ -6,6 +6,7 @@ import type { RedisClient } from '../platform/redis.js';
 import { isBeyondThisLog, readLogHead } from './log-reader.js';
 import { measureLag, type ProjectionLag } from './projection-lag.js';
 import { recomputeTallies } from './recompute-tallies.js';
+import { RedisKeys } from './redis-keys.js';
 import { liveGeneration, parseTally } from './redis-tally-store.js';
 import { type TallyKey, tallyIdOf } from './tally-key.js';
 
@@ -41,7 +42,7 @@ export async function verifyTallies(db: Kysely<Database>, redis: RedisClient, pr
   const base = { generation, checkpoint, head: head === undefined ? undefined : formatPosition(head) };
   if (upTo !== undefined && (await isBeyondThisLog(db, upTo))) return { ...base, behind: undefined, fromAnotherLog: true, checked: 0, differences: [] };
   const behind = reached(upTo, head) ? undefined : await measureLag(db, checkpoint);
-  const stored = await readStoredTallies(redis, `${prefix}:${generation}:tally:`);
+  const stored = await readStoredTallies(redis, new RedisKeys(prefix, generation));
   const expected = upTo === undefined ? new Map() : await recomputeTallies(db, { upTo });
   const differences: TallyDifference[] = [];
   for (const [id, { key, tally, at }] of stored) {
@@ -59,7 +60,7 @@ export async function verifyTallies(db: Kysely<Database>, redis: RedisClient, pr
 async function waitForHead(redis: RedisClient, prefix: string, head: LogPosition | undefined, deadline: number) {
   for (;;) {
     const generation = await liveGeneration(redis, prefix);
-    const checkpoint = (await redis.get(`${prefix}:${generation}:checkpoint`)) ?? undefined;
+    const checkpoint = (await redis.get(new RedisKeys(prefix, generation).checkpoint())) ?? undefined;
     const upTo = checkpoint === undefined ? undefined : parsePosition(checkpoint);
     if (reached(upTo, head) || Date.now() >= deadline) return { generation, checkpoint, upTo };
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -69,13 +70,13 @@ async function waitForHead(redis: RedisClient, prefix: string, head: LogPosition
 const reached = (checkpoint: LogPosition | undefined, head: LogPosition | undefined) =>
   head === undefined || (checkpoint !== undefined && comparePositions(checkpoint, head) >= 0);
 
-async function readStoredTallies(redis: RedisClient, keyPrefix: string) {
+async function readStoredTallies(redis: RedisClient, keys: RedisKeys) {
   const stored = new Map<string, { key: TallyKey; tally: Tally; at: LogPosition | undefined }>();
-  for await (const batch of redis.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) {
+  for await (const batch of redis.scanIterator({ MATCH: keys.tallyPattern(), COUNT: 1000 })) {
     const hashes = await Promise.all(batch.map((name) => redis.hGetAll(name)));
     batch.forEach((name, index) => {
-      const [projectId, poll, target] = name.slice(keyPrefix.length).split(':').map(decodeURIComponent);
-      const key = { projectId: projectId!, poll: poll!, target: target! };
+      const key = keys.parseTallyKey(name);
+      if (key === undefined) return;
       const hash = hashes[index]!;
       stored.set(tallyIdOf(key), { key, tally: parseTally(hash), at: hash.checkpoint === undefined ? undefined : parsePosition(hash.checkpoint) });
     });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RedisKeys } from '../../src/projections/redis-keys.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;
@@ -48,10 +49,10 @@ describe('projection administration', () => {
 
   it('refuses a second rebuild while one runs', async (context) => {
     if (app.redis === undefined) context.skip();
-    await app.redis!.client.set(`${app.redis!.prefix}:rebuild:lock`, 'another-process', { expiration: { type: 'PX', value: 3000 } });
+    await app.redis!.client.set(RedisKeys.rebuildLockKey(app.redis!.prefix), 'another-process', { expiration: { type: 'PX', value: 3000 } });
     const second = await admin('POST', '/v1/admin/projections/tallies/rebuild');
     expect(second).toMatchObject({ status: 409, body: { type: 'urn:clickvote:problem:rebuild_in_progress' } });
-    await app.redis!.client.del(`${app.redis!.prefix}:rebuild:lock`);
+    await app.redis!.client.del(RedisKeys.rebuildLockKey(app.redis!.prefix));
   });
 
   it('is closed to project keys', async () => {

@@ -176,7 +176,7 @@ describe('tally rebuild and verify', () => {
         await half.applyChanges(changes, move);
       },
     };
-    await redis!.client.hSet(`${prefix}:rebuild`, { generation: '2', status: 'rebuilding' });
+    await redis!.client.hSet(RedisKeys.rebuildStateKey(prefix), { generation: '2', status: 'rebuilding' });
     await expect(new Projector({ db: database.db, store: dying, logger, batchSize: 20, pollIntervalMs: 50 }).catchUp()).rejects.toThrow('killed');
     expect(await liveGeneration(redis!.client, prefix)).toBe(1);
     await expectTalliesToMatchLog(database.db, await RedisTallyStore.open(redis!.client, prefix), projectId);
@@ -190,7 +190,7 @@ describe('tally rebuild and verify', () => {
   it('runs one rebuild at a time', async (context) => {
     if (redis === undefined) context.skip();
     const { prefix } = await givenProjectedReadModel(20);
-    await redis!.client.set(`${prefix}:rebuild:lock`, 'someone-else', { expiration: { type: 'PX', value: 5000 } });
+    await redis!.client.set(RedisKeys.rebuildLockKey(prefix), 'someone-else', { expiration: { type: 'PX', value: 5000 } });
     await expect(beginRebuild({ db: database.db, redis: redis!.client, prefix, logger, batchSize: 10 })).rejects.toBeInstanceOf(RebuildInProgressError);
   });
 });
