@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { BallotEvent } from '../domain/ballot.js';
+import { ballotIdOf, idempotencyIdOf, type IdempotencyKeyRef, pollIdOf, tallyIdOf } from '../domain/identity-keys.js';
 import type { PollDefinition, PollKind } from '../domain/poll.js';
 import { formatPosition } from '../domain/position.js';
 import { type Database, isConnectionLost } from '../platform/database.js';
@@ -9,12 +10,8 @@ import {
   type BallotToSave,
   type BatchPlan,
   type BatchState,
-  ballotKeyOf,
-  idempotencyKeyOf,
   planBatch,
-  pollKeyOf,
   type StoredBallot,
-  targetKeyOf,
   type StoredIdempotencyKey,
 } from './vote-batch.js';
 import type { VoteCommand, VoteOutcome, VoteResult } from './vote-command.js';
@@ -70,7 +67,7 @@ async function appendInTransaction(tx: Transaction<Database>, commands: readonly
   const state = await lockAndReadBatch(tx, commands, keyTtl);
   const plan = planBatch(commands, state);
   const positions = await writeBatch(tx, plan, keyTtl);
-  const appended = plan.events.map(({ command, event }) => ({ kind: state.polls.get(pollKeyOf(command))!.kind, type: event.type }));
+  const appended = plan.events.map(({ command, event }) => ({ kind: state.polls.get(pollIdOf(command))!.kind, type: event.type }));
   return { outcomes: plan.outcomes((eventId) => positions.get(eventId)!), appended };
 }
 
@@ -99,13 +96,13 @@ interface LockedRow {
  * target limit may gain a target) the poll's targets, each in one fixed order.
  */
 async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly VoteCommand[], keyTtl: RawBuilder<unknown>): Promise<BatchState> {
-  const polls = uniqueBy(commands, pollKeyOf);
-  const ballots = uniqueBy(commands, ballotKeyOf);
-  const keyed = uniqueBy(commands.filter((c) => c.idempotencyKey !== undefined), idempotencyKeyOf);
+  const polls = uniqueBy(commands, pollIdOf);
+  const ballots = uniqueBy(commands, ballotIdOf);
+  const keyed = uniqueBy(commands.filter((c): c is VoteCommand & IdempotencyKeyRef => c.idempotencyKey !== undefined), idempotencyIdOf);
   const pollLocks = inLockOrder(polls.map((c) => advisoryLockKey('poll', c.projectId, c.poll)));
   const ballotLocks = inLockOrder([
     ...ballots.map((c) => advisoryLockKey('ballot', c.projectId, c.poll, c.target, c.voter)),
-    ...keyed.map((c) => advisoryLockKey('idempotency-key', c.projectId, c.idempotencyKey!)),
+    ...keyed.map((c) => advisoryLockKey('idempotency-key', c.projectId, c.idempotencyKey)),
   ]);
   const { rows } = await sql<LockedRow>`
     select * from lock_vote_batch(
@@ -114,7 +111,7 @@ async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly Vo
       ${polls.map((c) => advisoryLockKey('poll-targets', c.projectId, c.poll))}::bigint[],
       ${ballots.map((c) => c.projectId)}::uuid[], ${ballots.map((c) => c.poll)}::text[],
       ${ballots.map((c) => c.target)}::text[], ${ballots.map((c) => c.voter)}::text[],
-      ${keyed.map((c) => c.projectId)}::uuid[], ${keyed.map((c) => c.idempotencyKey!)}::text[], ${keyTtl}
+      ${keyed.map((c) => c.projectId)}::uuid[], ${keyed.map((c) => c.idempotencyKey)}::text[], ${keyTtl}
     )
   `.execute(tx);
   return toBatchState(rows);
@@ -129,7 +126,7 @@ function toBatchState(rows: readonly LockedRow[]): BatchState {
   for (const row of rows) {
     const projectId = row.project_id;
     if (row.row_kind === 'poll') {
-      const pollKey = pollKeyOf({ projectId, poll: row.poll! });
+      const pollKey = pollIdOf({ projectId, poll: row.poll! });
       polls.set(pollKey, {
         name: row.poll!,
         kind: row.poll_kind!,
@@ -140,12 +137,12 @@ function toBatchState(rows: readonly LockedRow[]): BatchState {
       });
       if (row.target_count !== null) targetCounts.set(pollKey, row.target_count);
     } else if (row.row_kind === 'target') {
-      knownTargets.add(targetKeyOf({ projectId, poll: row.poll!, target: row.target! }));
+      knownTargets.add(tallyIdOf({ projectId, poll: row.poll!, target: row.target! }));
     } else if (row.row_kind === 'ballot') {
-      const key = ballotKeyOf({ projectId, poll: row.poll!, target: row.target!, voter: row.voter! } as VoteCommand);
+      const key = ballotIdOf({ projectId, poll: row.poll!, target: row.target!, voter: row.voter! });
       ballots.set(key, { value: row.value!, version: row.version!, position: row.last_position! });
     } else {
-      idempotencyKeys.set(`${projectId}\u0000${row.key!}`, { requestHash: row.request_hash!, result: row.result! });
+      idempotencyKeys.set(idempotencyIdOf({ projectId, idempotencyKey: row.key! }), { requestHash: row.request_hash!, result: row.result! });
     }
   }
   return { polls, ballots, idempotencyKeys, targetCounts, knownTargets };

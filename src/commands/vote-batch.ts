@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type BallotEvent, type BallotState, decide, emptyBallot, eventValue, evolve } from '../domain/ballot.js';
 import { ClickvoteError, isClickvoteError } from '../domain/errors.js';
+import { ballotIdOf, idempotencyIdOf, pollIdOf, tallyIdOf } from '../domain/identity-keys.js';
 import type { PollDefinition } from '../domain/poll.js';
 import type { VoteCommand, VoteOutcome, VoteReceipt, VoteResult } from './vote-command.js';
 
@@ -67,11 +68,6 @@ export interface BatchPlan {
   readonly outcomes: (positionOfEvent: (eventId: string) => string) => VoteOutcome[];
 }
 
-export const pollKeyOf = (c: { projectId: string; poll: string }) => `${c.projectId}\u0000${c.poll}`;
-export const ballotKeyOf = (c: VoteCommand) => [c.projectId, c.poll, c.target, c.voter].join('\u0000');
-export const targetKeyOf = (c: { projectId: string; poll: string; target: string }) => `${c.projectId}\u0000${c.poll}\u0000${c.target}`;
-export const idempotencyKeyOf = (c: VoteCommand) => `${c.projectId}\u0000${c.idempotencyKey ?? ''}`;
-
 export function requestHashOf(c: VoteCommand): string {
   return createHash('sha256').update(JSON.stringify([c.poll, c.target, c.voter, c.value])).digest('base64url');
 }
@@ -92,18 +88,20 @@ export function planBatch(commands: readonly VoteCommand[], stored: BatchState):
   const targetsAdded = new Map<string, TargetsAdded>();
 
   const drafts = commands.map((command, index): Draft => {
-    const requestHash = command.idempotencyKey === undefined ? undefined : requestHashOf(command);
-    if (requestHash !== undefined) {
-      const earlier = stored.idempotencyKeys.get(idempotencyKeyOf(command)) ?? keysSeen.get(idempotencyKeyOf(command));
+    const { idempotencyKey } = command;
+    const requestHash = idempotencyKey === undefined ? undefined : requestHashOf(command);
+    const keyId = idempotencyKey === undefined ? undefined : idempotencyIdOf({ projectId: command.projectId, idempotencyKey });
+    if (requestHash !== undefined && keyId !== undefined) {
+      const earlier = stored.idempotencyKeys.get(keyId) ?? keysSeen.get(keyId);
       if (earlier !== undefined) {
         if (earlier.requestHash !== requestHash) return { kind: 'failed', error: keyReused() };
         return 'result' in earlier ? { kind: 'replayed', result: earlier.result } : { kind: 'sameAs', index: earlier.index };
       }
     }
-    const poll = stored.polls.get(pollKeyOf(command));
+    const poll = stored.polls.get(pollIdOf(command));
     if (poll === undefined) return { kind: 'failed', error: pollNotFound(command.poll) };
 
-    const ballotKey = ballotKeyOf(command);
+    const ballotKey = ballotIdOf(command);
     const current = ballots.get(ballotKey) ?? fromStored(stored.ballots.get(ballotKey));
     let decided: BallotEvent[];
     try {
@@ -112,11 +110,11 @@ export function planBatch(commands: readonly VoteCommand[], stored: BatchState):
       if (isClickvoteError(error)) return { kind: 'failed', error };
       throw error;
     }
-    if (decided.length > 0 && poll.maxTargets !== null && !stored.knownTargets.has(targetKeyOf(command)) && !newTargets.has(targetKeyOf(command))) {
-      const counted = targetsAdded.get(pollKeyOf(command)) ?? { projectId: command.projectId, poll: command.poll, added: 0 };
-      if ((stored.targetCounts.get(pollKeyOf(command)) ?? 0) + counted.added >= poll.maxTargets) return { kind: 'failed', error: targetLimitReached(poll) };
-      newTargets.add(targetKeyOf(command));
-      targetsAdded.set(pollKeyOf(command), { ...counted, added: counted.added + 1 });
+    if (decided.length > 0 && poll.maxTargets !== null && !stored.knownTargets.has(tallyIdOf(command)) && !newTargets.has(tallyIdOf(command))) {
+      const counted = targetsAdded.get(pollIdOf(command)) ?? { projectId: command.projectId, poll: command.poll, added: 0 };
+      if ((stored.targetCounts.get(pollIdOf(command)) ?? 0) + counted.added >= poll.maxTargets) return { kind: 'failed', error: targetLimitReached(poll) };
+      newTargets.add(tallyIdOf(command));
+      targetsAdded.set(pollIdOf(command), { ...counted, added: counted.added + 1 });
     }
     let next = current;
     for (const event of decided) {
@@ -129,8 +127,8 @@ export function planBatch(commands: readonly VoteCommand[], stored: BatchState):
     const [event] = decided;
     const value = event === undefined ? current.state.value : eventValue(event);
     const result = { poll: command.poll, target: command.target, voter: command.voter, value, previous: current.state.value, changed: event !== undefined };
-    if (requestHash !== undefined) {
-      keysSeen.set(idempotencyKeyOf(command), { requestHash, index });
+    if (requestHash !== undefined && keyId !== undefined) {
+      keysSeen.set(keyId, { requestHash, index });
       idempotencyKeys.push({ command, requestHash, result, position: next.position });
     }
     return { kind: 'decided', result, position: next.position };

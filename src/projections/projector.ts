@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
 import { formatPosition, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 import { type LoggedVote, readEventsAfter } from './log-reader.js';
@@ -7,7 +8,6 @@ import { measureLag } from './projection-lag.js';
 import { PollRulesCache } from './poll-rules-cache.js';
 import type { ProjectorMetrics } from './projector-metrics.js';
 import type { TallyFeed } from './tally-feed.js';
-import { type TallyKey, tallyIdOf } from './tally-key.js';
 import { foldTallies, type StoredTally, type TallyChange, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
 import { type CheckpointMove, type TallyStore, WriteRefusedError } from './tally-store.js';
 

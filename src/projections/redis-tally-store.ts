@@ -1,3 +1,4 @@
+import { type PollKey, type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
 import type { RankOrder } from '../domain/ranking.js';
 import { emptyTally, type Tally } from '../domain/tally.js';
 import type { RedisClient } from '../platform/redis.js';
@@ -10,8 +11,6 @@ import {
   packApplyTallies,
   packMoveCheckpoint,
 } from './redis-tally-scripts.js';
-import type { PollKey, TallyKey } from './tally-key.js';
-import { tallyIdOf } from './tally-key.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
 import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, type WithCheckpoint, type WriteRefusal, WriteRefusedError } from './tally-store.js';
 

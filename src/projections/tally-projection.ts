@@ -1,9 +1,9 @@
+import { pickPollKey, pickTallyKey, pollIdOf, type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
 import type { PollRules } from '../domain/poll.js';
 import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
 import { type RankOrder, rankScores } from '../domain/ranking.js';
 import { emptyTally, moveBallot, type Tally, type TallyAccumulator } from '../domain/tally.js';
 import type { LoggedVote } from './log-reader.js';
-import { pollIdOf, type TallyKey, tallyIdOf } from './tally-key.js';
 
 /** A tally as the read model holds it, with the position of the last event folded into it. */
 export interface StoredTally {
@@ -51,7 +51,7 @@ export function foldTallies(
       const before = stored.get(id);
       const tally = before?.tally ?? emptyTally;
       entry = {
-        key: keyOf(event),
+        key: pickTallyKey(event),
         before,
         after: before?.checkpoint === undefined ? undefined : parsePosition(before.checkpoint),
         ...tally,
@@ -84,11 +84,10 @@ export function foldTallies(
 }
 
 export function uniqueTallyKeys(events: readonly LoggedVote[]): TallyKey[] {
-  return [...new Map(events.map((event) => [tallyIdOf(event), keyOf(event)])).values()];
+  return [...new Map(events.map((event) => [tallyIdOf(event), pickTallyKey(event)])).values()];
 }
 
 export function uniquePollKeys(keys: readonly TallyKey[]) {
-  return [...new Map(keys.map((key) => [pollIdOf(key), { projectId: key.projectId, poll: key.poll }])).values()];
+  return [...new Map(keys.map((key) => [pollIdOf(key), pickPollKey(key)])).values()];
 }
 
-const keyOf = (event: TallyKey): TallyKey => ({ projectId: event.projectId, poll: event.poll, target: event.target });

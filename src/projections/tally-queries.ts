@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { findPoll, pollNotFound, type PollView } from '../commands/polls.js';
 import { ClickvoteError } from '../domain/errors.js';
+import { pollIdOf } from '../domain/identity-keys.js';
 import { aPollOf } from '../domain/poll.js';
 import { type RankOrder, rankOrdersFor } from '../domain/ranking.js';
 import { averageOf, type Tally } from '../domain/tally.js';
@@ -66,7 +67,7 @@ export class TallyQueries {
   }
 
   private async pollOf(projectId: string, name: string): Promise<PollView> {
-    const poll = await this.polls.getOrLoad(`${projectId}\u0000${name}`, () => findPoll(this.db, projectId, name));
+    const poll = await this.polls.getOrLoad(pollIdOf({ projectId, poll: name }), () => findPoll(this.db, projectId, name));
     if (poll === undefined) throw pollNotFound(name);
     return poll;
   }

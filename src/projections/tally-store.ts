@@ -1,7 +1,7 @@
+import type { PollKey, TallyKey } from '../domain/identity-keys.js';
 import type { RankOrder } from '../domain/ranking.js';
 import type { Tally } from '../domain/tally.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
-import type { PollKey, TallyKey } from './tally-key.js';
 
 export interface TallyReading {
   readonly tally: Tally;

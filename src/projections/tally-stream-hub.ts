@@ -1,5 +1,5 @@
+import { type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
 import type { TallyFeed, TallyListener, TallyUpdate } from './tally-feed.js';
-import { type TallyKey, tallyIdOf } from './tally-key.js';
 
 export type TallyWatcher = (update: TallyUpdate) => void;
 

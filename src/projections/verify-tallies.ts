@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
 import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
 import { emptyTally, type Tally } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
@@ -8,7 +9,6 @@ import { measureLag, type ProjectionLag } from './projection-lag.js';
 import { recomputeTallies } from './recompute-tallies.js';
 import { RedisKeys } from './redis-keys.js';
 import { liveGeneration, parseTally } from './redis-tally-store.js';
-import { type TallyKey, tallyIdOf } from './tally-key.js';
 
 export interface TallyDifference {
   readonly key: TallyKey;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tallyIdOf } from '../../src/domain/identity-keys.js';
 import { recomputeTallies } from '../../src/projections/recompute-tallies.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
@@ -93,7 +94,7 @@ describe(`reading tallies (${process.env.TEST_REDIS_URL === undefined ? 'read mo
     const batch = await read('/v1/polls/votes/tallies?target=hot-0&target=hot-1&target=hot-2&target=hot-3&target=hot-4');
     const expected = await recomputeTallies(app.database.db, project.id);
     for (const tally of batch.body.tallies) {
-      const want = expected.get(`${project.id}\u0000votes\u0000${tally.target}`)?.tally ?? { count: 0, sum: 0, up: 0, down: 0, histogram: {} };
+      const want = expected.get(tallyIdOf({ projectId: project.id, poll: 'votes', target: tally.target }))?.tally ?? { count: 0, sum: 0, up: 0, down: 0, histogram: {} };
       expect({ target: tally.target, count: tally.count, sum: tally.sum, up: tally.up, down: tally.down, histogram: tally.histogram }).toEqual({ target: tally.target, ...want });
     }
   });

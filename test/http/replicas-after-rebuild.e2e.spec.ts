@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
+import { tallyIdOf } from '../../src/domain/identity-keys.js';
 import { emptyTally, type Tally } from '../../src/domain/tally.js';
 import { Projector } from '../../src/projections/projector.js';
 import { rebuildTallies } from '../../src/projections/rebuild.js';
@@ -67,7 +68,7 @@ describe('two API replicas after a rebuild', () => {
       { timeout: 20_000, interval: 100 },
     );
     const expected = await recomputeTallies(database.db, project.id);
-    const wanted = (target: string) => shapeOf(expected.get(`${project.id}\u0000stars\u0000${target}`)?.tally ?? emptyTally);
+    const wanted = (target: string) => shapeOf(expected.get(tallyIdOf({ projectId: project.id, poll: 'stars', target }))?.tally ?? emptyTally);
     const read = async (replica: { baseUrl: string }, url: string) => {
       const response = await fetch(replica.baseUrl + url, { headers: { authorization: `Bearer ${project.publicKey}` } });
       expect(response.status).toBe(200);

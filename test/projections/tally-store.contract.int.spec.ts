@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TallyKey } from '../../src/domain/identity-keys.js';
 import { definePollRules } from '../../src/domain/poll.js';
 import { rankScores } from '../../src/domain/ranking.js';
 import { applyBallotChange, emptyTally, type Tally } from '../../src/domain/tally.js';
@@ -7,7 +8,6 @@ import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
 import { connectRedis } from '../../src/platform/redis.js';
 import { RedisKeys } from '../../src/projections/redis-keys.js';
 import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
-import type { TallyKey } from '../../src/projections/tally-key.js';
 import type { TallyChange } from '../../src/projections/tally-projection.js';
 import type { TallyStore, WriteRefusedError } from '../../src/projections/tally-store.js';
 import { createTestRedis, startPrivateRedisServer, type TestRedis } from '../support/redis.js';

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { expect, vi } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import type { VoteAppender } from '../../src/commands/vote-appender.js';
+import { tallyIdOf } from '../../src/domain/identity-keys.js';
 import { comparePositions, parsePosition } from '../../src/domain/position.js';
 import { emptyTally } from '../../src/domain/tally.js';
 import type { Database } from '../../src/platform/database.js';
@@ -36,7 +37,7 @@ export async function expectTalliesToMatchLog(db: Kysely<Database>, store: Tally
     const names = Array.from({ length: targets }, (_, i) => `t${i}`);
     const readings = await store.readTallies({ projectId, poll }, names);
     const actual = Object.fromEntries(names.map((target, i) => [target, readings[i]!.tally]));
-    const wanted = Object.fromEntries(names.map((target) => [target, expected.get(`${projectId}\u0000${poll}\u0000${target}`)?.tally ?? emptyTally]));
+    const wanted = Object.fromEntries(names.map((target) => [target, expected.get(tallyIdOf({ projectId, poll, target }))?.tally ?? emptyTally]));
     expect({ poll, tallies: actual }).toEqual({ poll, tallies: wanted });
   }
 }
