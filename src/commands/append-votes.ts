@@ -1,20 +1,13 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { BallotEvent } from '../domain/ballot.js';
-import { ballotIdOf, idempotencyIdOf, type IdempotencyKeyRef, pollIdOf, tallyIdOf } from '../domain/identity-keys.js';
-import type { PollDefinition, PollKind } from '../domain/poll.js';
+import { pollIdOf } from '../domain/identity-keys.js';
+import type { PollKind } from '../domain/poll.js';
 import { formatPosition } from '../domain/position.js';
 import { type Database, isConnectionLost } from '../platform/database.js';
 import { positionColumns, positionFromColumns, positionTokenSql } from '../platform/log-order.js';
-import { advisoryLockKey, inLockOrder } from './advisory-locks.js';
-import {
-  type BallotToSave,
-  type BatchPlan,
-  type BatchState,
-  planBatch,
-  type StoredBallot,
-  type StoredIdempotencyKey,
-} from './vote-batch.js';
-import type { VoteCommand, VoteOutcome, VoteResult } from './vote-command.js';
+import { lockAndReadBatch } from './lock-vote-batch.js';
+import { type BallotToSave, type BatchPlan, planBatch } from './vote-batch.js';
+import type { VoteCommand, VoteOutcome } from './vote-command.js';
 
 export interface AppendOptions {
   /** How many times a batch is tried when it loses a race (unique violation, deadlock, serialization). */
@@ -71,83 +64,6 @@ async function appendInTransaction(tx: Transaction<Database>, commands: readonly
   return { outcomes: plan.outcomes((eventId) => positions.get(eventId)!), appended };
 }
 
-interface LockedRow {
-  row_kind: 'poll' | 'ballot' | 'target' | 'key';
-  project_id: string;
-  poll: string | null;
-  target: string | null;
-  voter: string | null;
-  key: string | null;
-  poll_kind: PollKind | null;
-  min_value: number | null;
-  max_value: number | null;
-  archived: boolean | null;
-  max_targets: number | null;
-  target_count: number | null;
-  value: number | null;
-  version: number | null;
-  last_position: string | null;
-  request_hash: string | null;
-  result: VoteResult | null;
-}
-
-/**
- * Every appender locks polls (shared), then ballots and keys, then (only where a poll with a
- * target limit may gain a target) the poll's targets, each in one fixed order.
- */
-async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly VoteCommand[], keyTtl: RawBuilder<unknown>): Promise<BatchState> {
-  const polls = uniqueBy(commands, pollIdOf);
-  const ballots = uniqueBy(commands, ballotIdOf);
-  const keyed = uniqueBy(commands.filter((c): c is VoteCommand & IdempotencyKeyRef => c.idempotencyKey !== undefined), idempotencyIdOf);
-  const pollLocks = inLockOrder(polls.map((c) => advisoryLockKey('poll', c.projectId, c.poll)));
-  const ballotLocks = inLockOrder([
-    ...ballots.map((c) => advisoryLockKey('ballot', c.projectId, c.poll, c.target, c.voter)),
-    ...keyed.map((c) => advisoryLockKey('idempotency-key', c.projectId, c.idempotencyKey)),
-  ]);
-  const { rows } = await sql<LockedRow>`
-    select * from lock_vote_batch(
-      ${pollLocks}::bigint[], ${ballotLocks}::bigint[],
-      ${polls.map((c) => c.projectId)}::uuid[], ${polls.map((c) => c.poll)}::text[],
-      ${polls.map((c) => advisoryLockKey('poll-targets', c.projectId, c.poll))}::bigint[],
-      ${ballots.map((c) => c.projectId)}::uuid[], ${ballots.map((c) => c.poll)}::text[],
-      ${ballots.map((c) => c.target)}::text[], ${ballots.map((c) => c.voter)}::text[],
-      ${keyed.map((c) => c.projectId)}::uuid[], ${keyed.map((c) => c.idempotencyKey)}::text[], ${keyTtl}
-    )
-  `.execute(tx);
-  return toBatchState(rows);
-}
-
-function toBatchState(rows: readonly LockedRow[]): BatchState {
-  const polls = new Map<string, PollDefinition>();
-  const ballots = new Map<string, StoredBallot>();
-  const idempotencyKeys = new Map<string, StoredIdempotencyKey>();
-  const targetCounts = new Map<string, number>();
-  const knownTargets = new Set<string>();
-  for (const row of rows) {
-    const projectId = row.project_id;
-    if (row.row_kind === 'poll') {
-      const pollKey = pollIdOf({ projectId, poll: row.poll! });
-      polls.set(pollKey, {
-        name: row.poll!,
-        kind: row.poll_kind!,
-        min: row.min_value!,
-        max: row.max_value!,
-        archived: row.archived!,
-        maxTargets: row.max_targets,
-      });
-      if (row.target_count !== null) targetCounts.set(pollKey, row.target_count);
-    } else if (row.row_kind === 'target') {
-      knownTargets.add(tallyIdOf({ projectId, poll: row.poll!, target: row.target! }));
-    } else if (row.row_kind === 'ballot') {
-      const key = ballotIdOf({ projectId, poll: row.poll!, target: row.target!, voter: row.voter! });
-      ballots.set(key, { value: row.value!, version: row.version!, position: row.last_position! });
-    } else {
-      idempotencyKeys.set(idempotencyIdOf({ projectId, idempotencyKey: row.key! }), { requestHash: row.request_hash!, result: row.result! });
-    }
-  }
-  return { polls, ballots, idempotencyKeys, targetCounts, knownTargets };
-}
-
 /**
  * The whole write of a batch in one statement: events in arrival order (so a ballot's versions
  * follow its positions), the ballots they move, and the first answer to each idempotency key.
@@ -188,7 +104,7 @@ async function writeBatch(tx: Transaction<Database>, plan: BatchPlan, keyTtl: Ra
       select s.project_id, s.key, s.request_hash,
         s.result::jsonb || jsonb_build_object('position', coalesce(${positionTokenSql('e')}, s.position_token))
       from unnest(
-        ${k.map((x) => x.command.projectId)}::uuid[], ${k.map((x) => x.command.idempotencyKey!)}::text[],
+        ${k.map((x) => x.command.projectId)}::uuid[], ${k.map((x) => x.command.idempotencyKey)}::text[],
         ${k.map((x) => x.requestHash)}::text[], ${k.map((x) => JSON.stringify(x.result))}::text[],
         ${k.map((x) => ('eventId' in x.position ? x.position.eventId : null))}::uuid[],
         ${k.map((x) => ('token' in x.position ? x.position.token : null))}::text[]
@@ -223,10 +139,6 @@ function ballotColumns(ballots: readonly BallotToSave[]) {
     ${ballots.map((x) => x.state.value)}::int[], ${ballots.map((x) => x.state.version)}::int[],
     ${ballots.map((x) => x.lastEventId)}::uuid[], ${ballots.map((x) => x.command.now.toISOString())}::timestamptz[]
   ) as s(project_id, poll, target, voter, value, version, last_event_id, updated_at)`;
-}
-
-function uniqueBy<T>(items: readonly T[], keyOf: (item: T) => string): T[] {
-  return [...new Map(items.map((item) => [keyOf(item), item])).values()];
 }
 
 function databaseErrorCode(error: unknown): string | undefined {

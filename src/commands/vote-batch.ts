@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type BallotEvent, type BallotState, decide, emptyBallot, eventValue, evolve } from '../domain/ballot.js';
 import { ClickvoteError, isClickvoteError } from '../domain/errors.js';
-import { ballotIdOf, idempotencyIdOf, pollIdOf, tallyIdOf } from '../domain/identity-keys.js';
+import { ballotIdOf, idempotencyIdOf, type IdempotencyKeyRef, pollIdOf, tallyIdOf } from '../domain/identity-keys.js';
 import type { PollDefinition } from '../domain/poll.js';
 import type { VoteCommand, VoteOutcome, VoteReceipt, VoteResult } from './vote-command.js';
 
@@ -46,7 +46,7 @@ export interface BallotToSave {
 export type PositionSource = { readonly eventId: string } | { readonly token: string | null };
 
 export interface IdempotencyKeyToSave {
-  readonly command: VoteCommand;
+  readonly command: VoteCommand & IdempotencyKeyRef;
   readonly requestHash: string;
   readonly result: Omit<VoteResult, 'position'>;
   readonly position: PositionSource;
@@ -68,6 +68,8 @@ export interface BatchPlan {
   readonly outcomes: (positionOfEvent: (eventId: string) => string) => VoteOutcome[];
 }
 
+export const hasIdempotencyKey = (command: VoteCommand): command is VoteCommand & IdempotencyKeyRef => command.idempotencyKey !== undefined;
+
 export function requestHashOf(c: VoteCommand): string {
   return createHash('sha256').update(JSON.stringify([c.poll, c.target, c.voter, c.value])).digest('base64url');
 }
@@ -78,73 +80,127 @@ type Draft =
   | { readonly kind: 'sameAs'; readonly index: number }
   | { readonly kind: 'decided'; readonly result: Omit<VoteResult, 'position'>; readonly position: PositionSource };
 
+interface BallotSoFar {
+  readonly state: BallotState;
+  readonly position: PositionSource;
+}
+
+/** What the batch has planned so far; each step reads the stored state and this, and adds to this. */
+interface Planned {
+  readonly ballots: Map<string, BallotSoFar>;
+  readonly keysSeen: Map<string, { requestHash: string; index: number }>;
+  readonly events: EventToAppend[];
+  readonly idempotencyKeys: IdempotencyKeyToSave[];
+  readonly lastEvents: Map<string, BallotToSave>;
+  readonly newTargets: Set<string>;
+  readonly targetsAdded: Map<string, TargetsAdded>;
+}
+
+interface KeyedRequest {
+  readonly command: VoteCommand & IdempotencyKeyRef;
+  readonly keyId: string;
+  readonly requestHash: string;
+}
+
+/** Idempotency replay, poll lookup, decide, target limit, evolve, result: each command in arrival order. */
 export function planBatch(commands: readonly VoteCommand[], stored: BatchState): BatchPlan {
-  const ballots = new Map<string, { state: BallotState; position: PositionSource }>();
-  const keysSeen = new Map<string, { requestHash: string; index: number }>();
-  const events: EventToAppend[] = [];
-  const idempotencyKeys: IdempotencyKeyToSave[] = [];
-  const lastEvents = new Map<string, BallotToSave>();
-  const newTargets = new Set<string>();
-  const targetsAdded = new Map<string, TargetsAdded>();
-
-  const drafts = commands.map((command, index): Draft => {
-    const { idempotencyKey } = command;
-    const requestHash = idempotencyKey === undefined ? undefined : requestHashOf(command);
-    const keyId = idempotencyKey === undefined ? undefined : idempotencyIdOf({ projectId: command.projectId, idempotencyKey });
-    if (requestHash !== undefined && keyId !== undefined) {
-      const earlier = stored.idempotencyKeys.get(keyId) ?? keysSeen.get(keyId);
-      if (earlier !== undefined) {
-        if (earlier.requestHash !== requestHash) return { kind: 'failed', error: keyReused() };
-        return 'result' in earlier ? { kind: 'replayed', result: earlier.result } : { kind: 'sameAs', index: earlier.index };
-      }
-    }
-    const poll = stored.polls.get(pollIdOf(command));
-    if (poll === undefined) return { kind: 'failed', error: pollNotFound(command.poll) };
-
-    const ballotKey = ballotIdOf(command);
-    const current = ballots.get(ballotKey) ?? fromStored(stored.ballots.get(ballotKey));
-    let decided: BallotEvent[];
-    try {
-      decided = decide({ type: 'CastVote', poll, value: command.value }, current.state);
-    } catch (error) {
-      if (isClickvoteError(error)) return { kind: 'failed', error };
-      throw error;
-    }
-    if (decided.length > 0 && poll.maxTargets !== null && !stored.knownTargets.has(tallyIdOf(command)) && !newTargets.has(tallyIdOf(command))) {
-      const counted = targetsAdded.get(pollIdOf(command)) ?? { projectId: command.projectId, poll: command.poll, added: 0 };
-      if ((stored.targetCounts.get(pollIdOf(command)) ?? 0) + counted.added >= poll.maxTargets) return { kind: 'failed', error: targetLimitReached(poll) };
-      newTargets.add(tallyIdOf(command));
-      targetsAdded.set(pollIdOf(command), { ...counted, added: counted.added + 1 });
-    }
-    let next = current;
-    for (const event of decided) {
-      const state = evolve(next.state, event);
-      events.push({ command, event, streamVersion: state.version });
-      next = { state, position: { eventId: command.eventId } };
-      lastEvents.set(ballotKey, { command, state, lastEventId: command.eventId, stored: stored.ballots.has(ballotKey) });
-    }
-    ballots.set(ballotKey, next);
-    const [event] = decided;
-    const value = event === undefined ? current.state.value : eventValue(event);
-    const result = { poll: command.poll, target: command.target, voter: command.voter, value, previous: current.state.value, changed: event !== undefined };
-    if (requestHash !== undefined && keyId !== undefined) {
-      keysSeen.set(keyId, { requestHash, index });
-      idempotencyKeys.push({ command, requestHash, result, position: next.position });
-    }
-    return { kind: 'decided', result, position: next.position };
-  });
-
+  const planned: Planned = {
+    ballots: new Map(),
+    keysSeen: new Map(),
+    events: [],
+    idempotencyKeys: [],
+    lastEvents: new Map(),
+    newTargets: new Set(),
+    targetsAdded: new Map(),
+  };
+  const drafts = commands.map((command, index) => planCommand(command, index, stored, planned));
   return {
-    events,
-    ballots: [...lastEvents.values()],
-    idempotencyKeys,
-    targetsAdded: [...targetsAdded.values()],
+    events: planned.events,
+    ballots: [...planned.lastEvents.values()],
+    idempotencyKeys: planned.idempotencyKeys,
+    targetsAdded: [...planned.targetsAdded.values()],
     outcomes: (positionOfEvent) => {
       const results: VoteOutcome[] = [];
       for (const draft of drafts) results.push(toOutcome(draft, results, positionOfEvent));
       return results;
     },
   };
+}
+
+function planCommand(command: VoteCommand, index: number, stored: BatchState, planned: Planned): Draft {
+  const keyed = keyedRequestOf(command);
+  const replay = keyed === undefined ? undefined : replayOf(keyed, stored, planned);
+  if (replay !== undefined) return replay;
+  const poll = stored.polls.get(pollIdOf(command));
+  if (poll === undefined) return { kind: 'failed', error: pollNotFound(command.poll) };
+  const ballotId = ballotIdOf(command);
+  const current = planned.ballots.get(ballotId) ?? fromStored(stored.ballots.get(ballotId));
+  const decided = decideVote(command, poll, current.state);
+  if (decided instanceof ClickvoteError) return { kind: 'failed', error: decided };
+  const refusal = decided.length === 0 ? undefined : admitTarget(command, poll, stored, planned);
+  if (refusal !== undefined) return { kind: 'failed', error: refusal };
+  const next = appendEvents(command, decided, current, stored, planned);
+  const result = resultOf(command, decided, current.state);
+  if (keyed !== undefined) {
+    planned.keysSeen.set(keyed.keyId, { requestHash: keyed.requestHash, index });
+    planned.idempotencyKeys.push({ command: keyed.command, requestHash: keyed.requestHash, result, position: next.position });
+  }
+  return { kind: 'decided', result, position: next.position };
+}
+
+function keyedRequestOf(command: VoteCommand): KeyedRequest | undefined {
+  if (!hasIdempotencyKey(command)) return undefined;
+  return { command, keyId: idempotencyIdOf(command), requestHash: requestHashOf(command) };
+}
+
+/** A key answered before (stored, or earlier in this batch): its answer again, or a refusal when the request differs. */
+function replayOf(keyed: KeyedRequest, stored: BatchState, planned: Pick<Planned, 'keysSeen'>): Draft | undefined {
+  const earlier = stored.idempotencyKeys.get(keyed.keyId) ?? planned.keysSeen.get(keyed.keyId);
+  if (earlier === undefined) return undefined;
+  if (earlier.requestHash !== keyed.requestHash) return { kind: 'failed', error: keyReused() };
+  return 'result' in earlier ? { kind: 'replayed', result: earlier.result } : { kind: 'sameAs', index: earlier.index };
+}
+
+/** The decider's events, or the domain error it refused the vote with. */
+function decideVote(command: VoteCommand, poll: PollDefinition, state: BallotState): BallotEvent[] | ClickvoteError {
+  try {
+    return decide({ type: 'CastVote', poll, value: command.value }, state);
+  } catch (error) {
+    if (isClickvoteError(error)) return error;
+    throw error;
+  }
+}
+
+/** A capped poll takes a target it does not have yet only while under its cap; counts the new one. */
+function admitTarget(command: VoteCommand, poll: PollDefinition, stored: BatchState, planned: Pick<Planned, 'newTargets' | 'targetsAdded'>): ClickvoteError | undefined {
+  const targetId = tallyIdOf(command);
+  if (poll.maxTargets === null || stored.knownTargets.has(targetId) || planned.newTargets.has(targetId)) return undefined;
+  const pollId = pollIdOf(command);
+  const counted = planned.targetsAdded.get(pollId) ?? { projectId: command.projectId, poll: command.poll, added: 0 };
+  if ((stored.targetCounts.get(pollId) ?? 0) + counted.added >= poll.maxTargets) return targetLimitReached(poll);
+  planned.newTargets.add(targetId);
+  planned.targetsAdded.set(pollId, { ...counted, added: counted.added + 1 });
+  return undefined;
+}
+
+/** Evolves the ballot through the decided events, queueing each for the log and the ballot's row for saving. */
+function appendEvents(command: VoteCommand, decided: readonly BallotEvent[], current: BallotSoFar, stored: BatchState, planned: Planned): BallotSoFar {
+  const ballotId = ballotIdOf(command);
+  let next = current;
+  for (const event of decided) {
+    const state = evolve(next.state, event);
+    planned.events.push({ command, event, streamVersion: state.version });
+    next = { state, position: { eventId: command.eventId } };
+    planned.lastEvents.set(ballotId, { command, state, lastEventId: command.eventId, stored: stored.ballots.has(ballotId) });
+  }
+  planned.ballots.set(ballotId, next);
+  return next;
+}
+
+function resultOf(command: VoteCommand, decided: readonly BallotEvent[], before: BallotState): Omit<VoteResult, 'position'> {
+  const [event] = decided;
+  const value = event === undefined ? before.value : eventValue(event);
+  return { poll: command.poll, target: command.target, voter: command.voter, value, previous: before.value, changed: event !== undefined };
 }
 
 function toOutcome(draft: Draft, earlier: readonly VoteOutcome[], positionOfEvent: (eventId: string) => string): VoteOutcome {
@@ -165,7 +221,7 @@ function toOutcome(draft: Draft, earlier: readonly VoteOutcome[], positionOfEven
   }
 }
 
-function fromStored(ballot: StoredBallot | undefined): { state: BallotState; position: PositionSource } {
+function fromStored(ballot: StoredBallot | undefined): BallotSoFar {
   if (ballot === undefined) return { state: emptyBallot, position: { token: null } };
   return { state: { value: ballot.value, version: ballot.version }, position: { token: ballot.position } };
 }
