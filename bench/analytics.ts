@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { definePoll } from '../src/commands/polls.js';
 import { createProject } from '../src/commands/projects.js';
-import { pollActivity } from '../src/projections/analytics.js';
+import { pollActivity } from '../src/projections/log-queries/analytics.js';
 import { type BenchRow, milliseconds } from './report.js';
 import { createBenchDatabase, envNumber, fillZipfLog, timed } from './support.js';
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { comparePositions, parsePosition } from '../src/domain/position.js';
 import { connectRedis } from '../src/platform/redis.js';
-import { RedisKeys } from '../src/projections/redis-keys.js';
-import type { TallyUpdate } from '../src/projections/tally-feed.js';
+import { RedisKeys } from '../src/projections/tallies/redis-keys.js';
+import type { TallyUpdate } from '../src/projections/realtime/tally-feed.js';
 import { type BenchRow, milliseconds } from './report.js';
 import { createProjectWithPoll, type RunningService, startService } from './service.js';
 import { benchRedisUrl, createBenchDatabase, deleteBenchKeys, envNumber } from './support.js';

@@ -37,7 +37,7 @@ export async function benchReplayAndExport(): Promise<BenchRow[]> {
     const replaySeconds = await timed(
       () =>
         new Promise<void>((resolve, reject) => {
-          const child = spawn(process.execPath, [...serviceNodeOptions.split(' '), 'dist/src/projections/replay-cli.js'], {
+          const child = spawn(process.execPath, [...serviceNodeOptions.split(' '), 'dist/src/projections/operations/replay-cli.js'], {
             cwd: root,
             env: { ...process.env, ...env },
             stdio: ['ignore', 'pipe', 'inherit'],

@@ -18,16 +18,16 @@ import { countDroppedLogLines, createLogger, LogOutput } from './platform/logger
 import { migrateToLatest } from './platform/migrate.js';
 import { type HttpTimeouts, listenHttp } from './platform/http-server.js';
 import { drainHttpServer, onTerminationSignal } from './platform/shutdown.js';
-import { type EmbeddedCeiling, embeddedCapacityCheck } from './projections/embedded-capacity.js';
-import { PostgresLeadership } from './projections/leadership.js';
-import { MemoryTallyStore } from './projections/memory-tally-store.js';
-import { inProcessProjectionAdmin, redisProjectionAdmin } from './projections/projection-admin.js';
-import { ProjectionProgress } from './projections/projection-progress.js';
-import { Projector } from './projections/projector.js';
-import { createProjectorMetrics, createRebuildMetrics } from './projections/projector-metrics.js';
-import { openReadSide, type ReadSide } from './projections/read-side.js';
-import { TallyQueries } from './projections/tally-queries.js';
-import { TallyStreamHub } from './projections/tally-stream-hub.js';
+import { type EmbeddedCeiling, embeddedCapacityCheck } from './projections/tallies/embedded-capacity.js';
+import { PostgresLeadership } from './projections/tallies/leadership.js';
+import { MemoryTallyStore } from './projections/tallies/memory-tally-store.js';
+import { inProcessProjectionAdmin, redisProjectionAdmin } from './projections/operations/projection-admin.js';
+import { ProjectionProgress } from './projections/tallies/projection-progress.js';
+import { Projector } from './projections/tallies/projector.js';
+import { createProjectorMetrics, createRebuildMetrics } from './projections/tallies/projector-metrics.js';
+import { openReadSide, type ReadSide } from './projections/tallies/read-side.js';
+import { TallyQueries } from './projections/tallies/tally-queries.js';
+import { TallyStreamHub } from './projections/realtime/tally-stream-hub.js';
 
 /** The composition root: the only module that reads the environment and opens connections. */
 async function main(): Promise<void> {

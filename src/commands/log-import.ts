@@ -1,7 +1,7 @@
 import { Either, ParseResult, Schema } from 'effect';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../platform/database.js';
-import { definitionTables, exportFormat } from '../projections/log-export.js';
+import { definitionTables, exportFormat } from '../projections/log-queries/log-export.js';
 import { appendVoteBatch } from './append-votes.js';
 import type { VoteCommand } from './vote-command.js';
 

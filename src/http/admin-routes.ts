@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { ProjectionAdmin } from '../projections/projection-admin.js';
+import type { ProjectionAdmin } from '../projections/operations/projection-admin.js';
 import { requireAdminToken } from './auth.js';
 
 export function adminRoutes(adminToken: string | undefined, projections: ProjectionAdmin): Router {

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import { getPoll } from '../commands/polls.js';
 import type { Database } from '../platform/database.js';
-import { analyticsRanges, pollActivity } from '../projections/analytics.js';
+import { analyticsRanges, pollActivity } from '../projections/log-queries/analytics.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, PollName } from './validation.js';

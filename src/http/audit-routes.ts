@@ -5,7 +5,7 @@ import { getPoll } from '../commands/polls.js';
 import { formatPosition, logStart, parsePosition } from '../domain/position.js';
 import { averageOf } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
-import { exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/audit-log.js';
+import { exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/log-queries/audit-log.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, Instant, PollName } from './validation.js';

@@ -2,7 +2,7 @@ import { Schema } from 'effect';
 import { Router } from 'express';
 import { parsePosition } from '../domain/position.js';
 import { rankOrders } from '../domain/ranking.js';
-import type { TallyQueries } from '../projections/tally-queries.js';
+import type { TallyQueries } from '../projections/tallies/tally-queries.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, PollName, Targets } from './validation.js';

@@ -8,8 +8,8 @@ import { archivePoll, definePoll } from '../../src/commands/polls.js';
 import { createProject, findProjectByKey } from '../../src/commands/projects.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import type { Database } from '../../src/platform/database.js';
-import { exportAuditEvents } from '../../src/projections/audit-log.js';
-import { recomputeTallies } from '../../src/projections/recompute-tallies.js';
+import { exportAuditEvents } from '../../src/projections/log-queries/audit-log.js';
+import { recomputeTallies } from '../../src/projections/log-queries/recompute-tallies.js';
 import { runCli, runNpmScript } from '../support/cli.js';
 import { createPostgresTestDatabase, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { countVoteEvents } from '../support/fixtures.js';
@@ -107,7 +107,7 @@ describe('npm run export, then npm run import into an empty database', () => {
     const embedded = { DATA_DIR: dataDir, DATABASE_URL: '' };
     expect(await runCli('src/platform/migrate-cli.ts', embedded)).toMatchObject({ code: 0 });
     expect(await runCli('src/commands/import-cli.ts', embedded, { input: exported })).toMatchObject({ code: 0 });
-    const again = await runCli('src/projections/export-cli.ts', embedded);
+    const again = await runCli('src/projections/operations/export-cli.ts', embedded);
     const withoutOrigin = (text: string) =>
       text.trimEnd().split('\n').slice(1).map((line) => {
         const { position: _position, metadata, ...rest } = JSON.parse(line);

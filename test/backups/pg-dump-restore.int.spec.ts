@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { openPostgres } from '../../src/platform/database.js';
-import { CheckpointFromAnotherLogError, readEventsAfter } from '../../src/projections/log-reader.js';
-import { Projector } from '../../src/projections/projector.js';
-import { recomputeTallies } from '../../src/projections/recompute-tallies.js';
-import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
+import { CheckpointFromAnotherLogError, readEventsAfter } from '../../src/projections/log-queries/log-reader.js';
+import { Projector } from '../../src/projections/tallies/projector.js';
+import { recomputeTallies } from '../../src/projections/log-queries/recompute-tallies.js';
+import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
 import { runCli, runNpmScript } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { countVoteEvents, givenProjectWithPolls } from '../support/fixtures.js';
@@ -86,7 +86,7 @@ describe('a pg_dump restored into a cluster whose transaction counter is behind'
       // The fault: every restored event lies beyond this cluster's transactions, so nothing reads them.
       expect(await countVoteEvents(restored.db)).toBe(events);
       expect(await readEventsAfter(restored.db, undefined, 10)).toEqual([]);
-      const blind = await runCli('src/projections/verify-cli.ts', { ...env, REDIS_KEY_PREFIX: `${redis.prefix}_blind` }, { args: ['--wait', '0'] });
+      const blind = await runCli('src/projections/operations/verify-cli.ts', { ...env, REDIS_KEY_PREFIX: `${redis.prefix}_blind` }, { args: ['--wait', '0'] });
       expect(blind).toMatchObject({ code: 3, stdout: expect.stringContaining('run npm run migrate') });
 
       const migrated = await runNpmScript('migrate', env);
@@ -96,7 +96,7 @@ describe('a pg_dump restored into a cluster whose transaction counter is behind'
       const store = await RedisTallyStore.open(redis.client, `${redis.prefix}_restored`);
       expect(await new Projector({ db: restored.db, store, logger, batchSize: 100, pollIntervalMs: 50 }).catchUp()).toBe(events);
       expect(await recomputeTallies(restored.db)).toEqual(expected);
-      expect(await runCli('src/projections/verify-cli.ts', { ...env, REDIS_KEY_PREFIX: `${redis.prefix}_restored` })).toMatchObject({
+      expect(await runCli('src/projections/operations/verify-cli.ts', { ...env, REDIS_KEY_PREFIX: `${redis.prefix}_restored` })).toMatchObject({
         code: 0,
         stdout: expect.stringContaining('match the log, up to its newest event'),
       });
@@ -113,9 +113,9 @@ describe('a pg_dump restored into a cluster whose transaction counter is behind'
       const kept = new Projector({ db: restored.db, store: await RedisTallyStore.open(redis.client, keptPrefix), logger, batchSize: 100, pollIntervalMs: 50 });
       await expect(kept.catchUp()).rejects.toBeInstanceOf(CheckpointFromAnotherLogError);
       const keptEnv = { ...env, REDIS_KEY_PREFIX: keptPrefix };
-      expect(await runCli('src/projections/verify-cli.ts', keptEnv)).toMatchObject({ code: 1, stdout: expect.stringContaining('npm run replay') });
-      expect(await runCli('src/projections/replay-cli.ts', keptEnv)).toMatchObject({ code: 0, stdout: expect.stringContaining(`${events + 1} events replayed`) });
-      expect(await runCli('src/projections/verify-cli.ts', keptEnv)).toMatchObject({ code: 0 });
+      expect(await runCli('src/projections/operations/verify-cli.ts', keptEnv)).toMatchObject({ code: 1, stdout: expect.stringContaining('npm run replay') });
+      expect(await runCli('src/projections/operations/replay-cli.ts', keptEnv)).toMatchObject({ code: 0, stdout: expect.stringContaining(`${events + 1} events replayed`) });
+      expect(await runCli('src/projections/operations/verify-cli.ts', keptEnv)).toMatchObject({ code: 0 });
     } finally {
       await restored.close();
       rmSync(dumpFile, { force: true });

@@ -39,7 +39,7 @@ async function containerOf(service: string): Promise<string> {
 
 /** `npm run verify`, as the image ships it, inside a running container of the stack. */
 async function verifyInside(container: string): Promise<string> {
-  const outcome = await runCommand([engine, 'exec', container, 'node', 'dist/src/projections/verify-cli.js']);
+  const outcome = await runCommand([engine, 'exec', container, 'node', 'dist/src/projections/operations/verify-cli.js']);
   figures.verified += 1;
   if (outcome.code !== 0) figures.mismatches += Number(/(\d+) of \d+ tallies differ/.exec(outcome.stdout)?.[1] ?? 1);
   expect({ code: outcome.code, stdout: outcome.stdout }).toMatchObject({ code: 0, stdout: expect.stringMatching(/all \d+ tallies match the log/) });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RedisKeys } from '../../src/projections/redis-keys.js';
+import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
+import { MemoryTallyStore } from '../../src/projections/tallies/memory-tally-store.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 async function eventCount(app: TestApp): Promise<number> {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { exportLog } from '../../src/projections/log-export.js';
+import { exportLog } from '../../src/projections/log-queries/log-export.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 import { createPostgresTestDatabase } from '../support/database.js';
 import { type ScratchPostgres, startScratchPostgres } from '../support/scratch-postgres.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tallyIdOf } from '../../src/domain/identity-keys.js';
-import { recomputeTallies } from '../../src/projections/recompute-tallies.js';
+import { recomputeTallies } from '../../src/projections/log-queries/recompute-tallies.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let app: TestApp;

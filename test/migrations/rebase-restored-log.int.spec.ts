@@ -5,7 +5,7 @@ import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { formatPosition } from '../../src/domain/position.js';
 import { migrateToLatest } from '../../src/platform/migrate.js';
-import { readEventsAfter } from '../../src/projections/log-reader.js';
+import { readEventsAfter } from '../../src/projections/log-queries/log-reader.js';
 import { type TestDatabase, testEngines } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
 

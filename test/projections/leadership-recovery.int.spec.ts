@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PostgresLeadership } from '../../src/projections/leadership.js';
+import { PostgresLeadership } from '../../src/projections/tallies/leadership.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { randomId } from '../support/fixtures.js';
 

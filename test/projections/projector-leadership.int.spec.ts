@@ -6,10 +6,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { comparePositions, parsePosition } from '../../src/domain/position.js';
 import { connectRedis } from '../../src/platform/redis.js';
-import { PostgresLeadership } from '../../src/projections/leadership.js';
-import { Projector } from '../../src/projections/projector.js';
-import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
-import type { WriteRefusedError } from '../../src/projections/tally-store.js';
+import { PostgresLeadership } from '../../src/projections/tallies/leadership.js';
+import { Projector } from '../../src/projections/tallies/projector.js';
+import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
+import type { WriteRefusedError } from '../../src/projections/tallies/tally-store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, startPrivateRedisServer, type TestRedis } from '../support/redis.js';

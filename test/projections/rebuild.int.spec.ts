@@ -5,12 +5,12 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
-import { Projector } from '../../src/projections/projector.js';
-import { beginRebuild, RebuildInProgressError, rebuildTallies } from '../../src/projections/rebuild.js';
-import { RedisKeys } from '../../src/projections/redis-keys.js';
-import { liveGeneration, RedisTallyStore } from '../../src/projections/redis-tally-store.js';
-import type { TallyStore } from '../../src/projections/tally-store.js';
-import { verifyTallies } from '../../src/projections/verify-tallies.js';
+import { Projector } from '../../src/projections/tallies/projector.js';
+import { beginRebuild, RebuildInProgressError, rebuildTallies } from '../../src/projections/operations/rebuild.js';
+import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
+import { liveGeneration, RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
+import type { TallyStore } from '../../src/projections/tallies/tally-store.js';
+import { verifyTallies } from '../../src/projections/operations/verify-tallies.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
@@ -57,17 +57,17 @@ describe('tally rebuild and verify', () => {
       ({ stdout }) => ({ code: 0, stdout }),
       (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
     );
-    expect(await cli('src/projections/verify-cli.ts')).toMatchObject({ code: 0, stdout: expect.stringContaining('match the log') });
+    expect(await cli('src/projections/operations/verify-cli.ts')).toMatchObject({ code: 0, stdout: expect.stringContaining('match the log') });
 
     const tampered = new RedisKeys(prefix, 1).tally({ projectId, poll: 'votes', target: 't1' });
     await redis!.client.hSet(tampered, 'count', '999');
-    const failed = await cli('src/projections/verify-cli.ts');
+    const failed = await cli('src/projections/operations/verify-cli.ts');
     expect(failed.code).toBe(1);
     expect(failed.stdout).toContain(`project ${projectId} poll "votes" target "t1"`);
 
-    const replay = await cli('src/projections/replay-cli.ts');
+    const replay = await cli('src/projections/operations/replay-cli.ts');
     expect(replay).toMatchObject({ code: 0, stdout: expect.stringContaining('Generation 2 is live') });
-    expect(await cli('src/projections/verify-cli.ts')).toMatchObject({ code: 0 });
+    expect(await cli('src/projections/operations/verify-cli.ts')).toMatchObject({ code: 0 });
     expect(await redis!.client.exists(tampered)).toBe(0);
   });
 

@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { definePollRules } from '../../src/domain/poll.js';
 import { applyBallotChange, emptyTally, type Tally } from '../../src/domain/tally.js';
-import type { LoggedVote } from '../../src/projections/log-reader.js';
-import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
-import { foldTallies, uniqueTallyKeys } from '../../src/projections/tally-projection.js';
-import type { TallyStore } from '../../src/projections/tally-store.js';
+import type { LoggedVote } from '../../src/projections/log-queries/log-reader.js';
+import { MemoryTallyStore } from '../../src/projections/tallies/memory-tally-store.js';
+import { foldTallies, uniqueTallyKeys } from '../../src/projections/tallies/tally-projection.js';
+import type { TallyStore } from '../../src/projections/tallies/tally-store.js';
 
 const projectId = '00000000-0000-4000-8000-000000000001';
 const rules = definePollRules('rating', 1, 5);

@@ -4,12 +4,12 @@ import type { TallyKey } from '../../src/domain/identity-keys.js';
 import { definePollRules } from '../../src/domain/poll.js';
 import { rankScores } from '../../src/domain/ranking.js';
 import { applyBallotChange, emptyTally, type Tally } from '../../src/domain/tally.js';
-import { MemoryTallyStore } from '../../src/projections/memory-tally-store.js';
+import { MemoryTallyStore } from '../../src/projections/tallies/memory-tally-store.js';
 import { connectRedis } from '../../src/platform/redis.js';
-import { RedisKeys } from '../../src/projections/redis-keys.js';
-import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
-import type { TallyChange } from '../../src/projections/tally-projection.js';
-import type { TallyStore, WriteRefusedError } from '../../src/projections/tally-store.js';
+import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
+import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
+import type { TallyChange } from '../../src/projections/tallies/tally-projection.js';
+import type { TallyStore, WriteRefusedError } from '../../src/projections/tallies/tally-store.js';
 import { createTestRedis, startPrivateRedisServer, type TestRedis } from '../support/redis.js';
 
 const redis = await createTestRedis();

@@ -1,10 +1,10 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
-import { Projector } from '../../src/projections/projector.js';
-import { RedisKeys } from '../../src/projections/redis-keys.js';
-import { RedisTallyStore } from '../../src/projections/redis-tally-store.js';
-import { verifyTallies } from '../../src/projections/verify-tallies.js';
+import { Projector } from '../../src/projections/tallies/projector.js';
+import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
+import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
+import { verifyTallies } from '../../src/projections/operations/verify-tallies.js';
 import { runCli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
@@ -45,14 +45,14 @@ describe('npm run verify checks the whole log', () => {
     expect(behind.differences).toEqual([]);
     expect(behind.behind).toMatchObject({ events: expect.any(Number), heldBackBy: null });
     expect(behind.behind!.events).toBeGreaterThan(0);
-    const cli = await runCli('src/projections/verify-cli.ts', env, { args: ['--wait', '0'] });
+    const cli = await runCli('src/projections/operations/verify-cli.ts', env, { args: ['--wait', '0'] });
     expect(cli).toMatchObject({ code: 3, stdout: expect.stringContaining('the read model is behind the log') });
     expect(cli.stdout).toContain('is a projector running?');
 
     const stop = new AbortController();
     const running = projector.run(stop.signal);
     try {
-      expect(await runCli('src/projections/verify-cli.ts', env, { args: ['--wait', '60'] })).toMatchObject({ code: 0, stdout: expect.stringContaining('match the log') });
+      expect(await runCli('src/projections/operations/verify-cli.ts', env, { args: ['--wait', '60'] })).toMatchObject({ code: 0, stdout: expect.stringContaining('match the log') });
     } finally {
       stop.abort();
       await running;
@@ -60,7 +60,7 @@ describe('npm run verify checks the whole log', () => {
 
     await redis.client.hSet(new RedisKeys(prefix, 1).tally({ projectId, poll: 'votes', target: 't1' }), 'count', '999');
     await castRandomVotes(appender, projectId, 20);
-    const wrong = await runCli('src/projections/verify-cli.ts', env, { args: ['--wait', '0'] });
+    const wrong = await runCli('src/projections/operations/verify-cli.ts', env, { args: ['--wait', '0'] });
     expect(wrong).toMatchObject({ code: 1, stdout: expect.stringContaining(`project ${projectId} poll "votes" target "t1"`) });
     expect(wrong.stdout).toContain('It is also behind the log');
   });

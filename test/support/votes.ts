@@ -6,10 +6,10 @@ import { tallyIdOf } from '../../src/domain/identity-keys.js';
 import { comparePositions, parsePosition } from '../../src/domain/position.js';
 import { emptyTally } from '../../src/domain/tally.js';
 import type { Database } from '../../src/platform/database.js';
-import { readLogHead } from '../../src/projections/log-reader.js';
-import type { Projector } from '../../src/projections/projector.js';
-import { recomputeTallies } from '../../src/projections/recompute-tallies.js';
-import type { TallyStore } from '../../src/projections/tally-store.js';
+import { readLogHead } from '../../src/projections/log-queries/log-reader.js';
+import type { Projector } from '../../src/projections/tallies/projector.js';
+import { recomputeTallies } from '../../src/projections/log-queries/recompute-tallies.js';
+import type { TallyStore } from '../../src/projections/tallies/tally-store.js';
 
 export const testPolls = { likes: [0, 1], votes: [-1, 0, 1], stars: [0, 1, 2, 3, 4, 5] } as const;
 

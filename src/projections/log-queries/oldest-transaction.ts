@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database } from '../platform/database.js';
+import type { Database } from '../../platform/database.js';
 
 /**
  * The oldest transaction holding a transaction id anywhere in the PostgreSQL cluster: in any

@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
-import { findPoll, pollNotFound, type PollView } from '../commands/polls.js';
-import { ClickvoteError } from '../domain/errors.js';
-import { pollIdOf } from '../domain/identity-keys.js';
-import { aPollOf } from '../domain/poll.js';
-import { type RankOrder, rankOrdersFor } from '../domain/ranking.js';
-import { averageOf, type Tally } from '../domain/tally.js';
-import type { Database } from '../platform/database.js';
-import { TtlCache } from '../platform/ttl-cache.js';
+import { findPoll, pollNotFound, type PollView } from '../../commands/polls.js';
+import { ClickvoteError } from '../../domain/errors.js';
+import { pollIdOf } from '../../domain/identity-keys.js';
+import { aPollOf } from '../../domain/poll.js';
+import { type RankOrder, rankOrdersFor } from '../../domain/ranking.js';
+import { averageOf, type Tally } from '../../domain/tally.js';
+import type { Database } from '../../platform/database.js';
+import { TtlCache } from '../../platform/ttl-cache.js';
 import type { ProjectionProgress } from './projection-progress.js';
 import type { TallyStore } from './tally-store.js';
 

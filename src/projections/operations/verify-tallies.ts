@@ -1,14 +1,14 @@
 import type { Kysely } from 'kysely';
-import { type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
-import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
-import { emptyTally, type Tally } from '../domain/tally.js';
-import type { Database } from '../platform/database.js';
-import type { RedisClient } from '../platform/redis.js';
-import { isBeyondThisLog, readLogHead } from './log-reader.js';
-import { measureLag, type ProjectionLag } from './projection-lag.js';
-import { recomputeTallies } from './recompute-tallies.js';
-import { RedisKeys } from './redis-keys.js';
-import { liveGeneration, parseTally } from './redis-tally-store.js';
+import { type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../../domain/position.js';
+import { emptyTally, type Tally } from '../../domain/tally.js';
+import type { Database } from '../../platform/database.js';
+import type { RedisClient } from '../../platform/redis.js';
+import { isBeyondThisLog, readLogHead } from '../log-queries/log-reader.js';
+import { measureLag, type ProjectionLag } from '../log-queries/projection-lag.js';
+import { recomputeTallies } from '../log-queries/recompute-tallies.js';
+import { RedisKeys } from '../tallies/redis-keys.js';
+import { liveGeneration, parseTally } from '../tallies/redis-tally-store.js';
 
 export interface TallyDifference {
   readonly key: TallyKey;

@@ -1,6 +1,6 @@
-import { type PollKey, pollIdOf, type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
-import type { RankOrder } from '../domain/ranking.js';
-import { emptyTally } from '../domain/tally.js';
+import { type PollKey, pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import type { RankOrder } from '../../domain/ranking.js';
+import { emptyTally } from '../../domain/tally.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
 import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, type WithCheckpoint, WriteRefusedError } from './tally-store.js';
 

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database } from '../platform/database.js';
+import type { Database } from '../../platform/database.js';
 import { exportAuditEvents } from './audit-log.js';
 
 /**

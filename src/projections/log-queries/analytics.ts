@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database } from '../platform/database.js';
+import type { Database } from '../../platform/database.js';
 
 export const analyticsRanges = { '1d': 1, '7d': 7, '30d': 30, '1y': 365 } as const;
 export type AnalyticsRange = keyof typeof analyticsRanges;

@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import { type PollKey, pollIdOf } from '../domain/identity-keys.js';
-import type { PollKind, PollRules } from '../domain/poll.js';
-import type { Database } from '../platform/database.js';
+import { type PollKey, pollIdOf } from '../../domain/identity-keys.js';
+import type { PollKind, PollRules } from '../../domain/poll.js';
+import type { Database } from '../../platform/database.js';
 
 /**
  * Poll rules for scoring. A poll's kind and scale cannot change once it has votes, so rules

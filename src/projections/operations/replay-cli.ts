@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { openCliConnections } from '../platform/cli-connections.js';
+import { openCliConnections } from '../../platform/cli-connections.js';
 import { type RebuildProgress, rebuildTallies } from './rebuild.js';
 
 /** `npm run replay`: a blue/green rebuild of the tallies, with progress on the terminal. */

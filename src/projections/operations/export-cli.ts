@@ -1,5 +1,5 @@
-import { openCliDatabase } from '../platform/cli-connections.js';
-import { exportLog } from './log-export.js';
+import { openCliDatabase } from '../../platform/cli-connections.js';
+import { exportLog } from '../log-queries/log-export.js';
 
 /** `npm run export > backup.ndjson`: every project, poll and event as NDJSON on stdout (see log-export.ts). */
 const database = await openCliDatabase();

@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import { formatPosition, logStart, parsePosition } from '../domain/position.js';
-import type { Database } from '../platform/database.js';
-import { committedAfter } from '../platform/log-order.js';
+import { formatPosition, logStart, parsePosition } from '../../domain/position.js';
+import type { Database } from '../../platform/database.js';
+import { committedAfter } from '../../platform/log-order.js';
 import { type OldestTransaction, readOldestTransaction, type UnnamedTransaction } from './oldest-transaction.js';
 
 /** Restored events whose transaction ids this cluster has not reached: `npm run migrate` re-bases them. */

@@ -1,5 +1,5 @@
-import type { VoteCommand } from '../commands/vote-command.js';
-import { ClickvoteError } from '../domain/errors.js';
+import type { VoteCommand } from '../../commands/vote-command.js';
+import { ClickvoteError } from '../../domain/errors.js';
 import type { MemoryTallyStore } from './memory-tally-store.js';
 
 /**

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { connectRedis, type RedisClient } from '../platform/redis.js';
+import { connectRedis, type RedisClient } from '../../platform/redis.js';
 import { MemoryTallyStore } from './memory-tally-store.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisTallyStore } from './redis-tally-store.js';
-import { InProcessTallyFeed, RedisTallyFeed, type TallyFeed } from './tally-feed.js';
+import { InProcessTallyFeed, RedisTallyFeed, type TallyFeed } from '../realtime/tally-feed.js';
 import type { TallyStore } from './tally-store.js';
 
 export interface ReadSide {

@@ -1,5 +1,5 @@
-import type { PollKey, TallyKey } from '../domain/identity-keys.js';
-import type { RankOrder } from '../domain/ranking.js';
+import type { PollKey, TallyKey } from '../../domain/identity-keys.js';
+import type { RankOrder } from '../../domain/ranking.js';
 
 /**
  * The Redis layout: every key name, SCAN pattern and key-name parser lives here. Ids are

@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
-import { formatPosition, parsePosition } from '../domain/position.js';
-import type { Database } from '../platform/database.js';
-import { type LoggedVote, readEventsAfter } from './log-reader.js';
-import { measureLag } from './projection-lag.js';
+import { type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import { formatPosition, parsePosition } from '../../domain/position.js';
+import type { Database } from '../../platform/database.js';
+import { type LoggedVote, readEventsAfter } from '../log-queries/log-reader.js';
+import { measureLag } from '../log-queries/projection-lag.js';
 import { PollRulesCache } from './poll-rules-cache.js';
 import type { ProjectorMetrics } from './projector-metrics.js';
-import type { TallyFeed } from './tally-feed.js';
+import type { TallyFeed } from '../realtime/tally-feed.js';
 import { foldTallies, type StoredTally, type TallyChange, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
 import { type CheckpointMove, type TallyStore, WriteRefusedError } from './tally-store.js';
 

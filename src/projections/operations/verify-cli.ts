@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { openCliConnections } from '../platform/cli-connections.js';
-import type { ProjectionLag } from './projection-lag.js';
+import { openCliConnections } from '../../platform/cli-connections.js';
+import type { ProjectionLag } from '../log-queries/projection-lag.js';
 import { verifyTallies } from './verify-tallies.js';
 
 /**

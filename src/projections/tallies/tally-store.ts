@@ -1,6 +1,6 @@
-import type { PollKey, TallyKey } from '../domain/identity-keys.js';
-import type { RankOrder } from '../domain/ranking.js';
-import type { Tally } from '../domain/tally.js';
+import type { PollKey, TallyKey } from '../../domain/identity-keys.js';
+import type { RankOrder } from '../../domain/ranking.js';
+import type { Tally } from '../../domain/tally.js';
 import type { StoredTally, TallyChange } from './tally-projection.js';
 
 export interface TallyReading {

@@ -1,6 +1,6 @@
-import { ClickvoteError } from '../domain/errors.js';
-import { comparePositions, type LogPosition, parsePosition } from '../domain/position.js';
-import type { TallyListener } from './tally-feed.js';
+import { ClickvoteError } from '../../domain/errors.js';
+import { comparePositions, type LogPosition, parsePosition } from '../../domain/position.js';
+import type { TallyListener } from '../realtime/tally-feed.js';
 
 export interface ProgressOptions {
   /** Readers waiting for a position at once; beyond it a 503. */

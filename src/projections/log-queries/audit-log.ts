@@ -1,8 +1,8 @@
 import { type Kysely, sql } from 'kysely';
-import { formatPosition, type LogPosition, logStart } from '../domain/position.js';
-import { emptyTally, type Tally } from '../domain/tally.js';
-import type { Database } from '../platform/database.js';
-import { committedAfter, positionColumns, positionFromColumns, positionTokenSql } from '../platform/log-order.js';
+import { formatPosition, type LogPosition, logStart } from '../../domain/position.js';
+import { emptyTally, type Tally } from '../../domain/tally.js';
+import type { Database } from '../../platform/database.js';
+import { committedAfter, positionColumns, positionFromColumns, positionTokenSql } from '../../platform/log-order.js';
 import { recomputeTallies } from './recompute-tallies.js';
 
 export interface AuditFilter {

@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { ClickvoteError } from '../domain/errors.js';
-import type { Database } from '../platform/database.js';
-import type { RedisClient } from '../platform/redis.js';
-import { measureLag, type ProjectionLag } from './projection-lag.js';
+import { ClickvoteError } from '../../domain/errors.js';
+import type { Database } from '../../platform/database.js';
+import type { RedisClient } from '../../platform/redis.js';
+import { measureLag, type ProjectionLag } from '../log-queries/projection-lag.js';
 import { beginRebuild, type RebuildProgress, RebuildInProgressError, readRebuildProgress } from './rebuild.js';
-import type { RebuildMetrics } from './projector-metrics.js';
-import { liveGeneration } from './redis-tally-store.js';
-import type { TallyStore } from './tally-store.js';
+import type { RebuildMetrics } from '../tallies/projector-metrics.js';
+import { liveGeneration } from '../tallies/redis-tally-store.js';
+import type { TallyStore } from '../tallies/tally-store.js';
 
 export interface ProjectionStatus {
   readonly name: 'tallies';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { TallyKey } from '../domain/identity-keys.js';
-import type { Tally } from '../domain/tally.js';
-import type { RedisClient } from '../platform/redis.js';
+import type { TallyKey } from '../../domain/identity-keys.js';
+import type { Tally } from '../../domain/tally.js';
+import type { RedisClient } from '../../platform/redis.js';
 
 /** A changed tally as the projector announces it; never says who voted. */
 export interface TallyUpdate extends TallyKey {

@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import { formatPosition, type LogPosition, logStart } from '../domain/position.js';
-import type { Database } from '../platform/database.js';
-import { committedAfter, positionColumns, positionFromColumns } from '../platform/log-order.js';
+import { formatPosition, type LogPosition, logStart } from '../../domain/position.js';
+import type { Database } from '../../platform/database.js';
+import { committedAfter, positionColumns, positionFromColumns } from '../../platform/log-order.js';
 
 export interface LoggedVote {
   readonly position: LogPosition;

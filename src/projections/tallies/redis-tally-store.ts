@@ -1,7 +1,7 @@
-import { type PollKey, type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
-import type { RankOrder } from '../domain/ranking.js';
-import { emptyTally, type Tally } from '../domain/tally.js';
-import type { RedisClient } from '../platform/redis.js';
+import { type PollKey, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import type { RankOrder } from '../../domain/ranking.js';
+import { emptyTally, type Tally } from '../../domain/tally.js';
+import type { RedisClient } from '../../platform/redis.js';
 import { RedisKeys } from './redis-keys.js';
 import {
   applyTalliesScript,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../platform/redis.js';
+import type { RedisClient } from '../../platform/redis.js';
 
 /** A Lua script run by its SHA, loaded again whenever Redis has forgotten it (a restart, a flush). */
 export class RedisScript {

@@ -1,9 +1,9 @@
 import { type Kysely, sql } from 'kysely';
-import { type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
-import type { LogPosition } from '../domain/position.js';
-import { emptyTally, type Tally } from '../domain/tally.js';
-import type { Database } from '../platform/database.js';
-import { committedUpTo } from '../platform/log-order.js';
+import { type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import type { LogPosition } from '../../domain/position.js';
+import { emptyTally, type Tally } from '../../domain/tally.js';
+import type { Database } from '../../platform/database.js';
+import { committedUpTo } from '../../platform/log-order.js';
 
 /**
  * Every tally computed straight from the log in SQL: each ballot's latest event, grouped. The

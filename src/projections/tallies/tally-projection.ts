@@ -1,9 +1,9 @@
-import { pickPollKey, pickTallyKey, pollIdOf, type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
-import type { PollRules } from '../domain/poll.js';
-import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../domain/position.js';
-import { type RankOrder, rankScores } from '../domain/ranking.js';
-import { emptyTally, moveBallot, type Tally, type TallyAccumulator } from '../domain/tally.js';
-import type { LoggedVote } from './log-reader.js';
+import { pickPollKey, pickTallyKey, pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import type { PollRules } from '../../domain/poll.js';
+import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../../domain/position.js';
+import { type RankOrder, rankScores } from '../../domain/ranking.js';
+import { emptyTally, moveBallot, type Tally, type TallyAccumulator } from '../../domain/tally.js';
+import type { LoggedVote } from '../log-queries/log-reader.js';
 
 /** A tally as the read model holds it, with the position of the last event folded into it. */
 export interface StoredTally {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { Database } from '../platform/database.js';
-import type { RedisClient } from '../platform/redis.js';
-import { Projector } from './projector.js';
-import { RedisKeys } from './redis-keys.js';
-import { liveGeneration, RedisTallyStore } from './redis-tally-store.js';
+import type { Database } from '../../platform/database.js';
+import type { RedisClient } from '../../platform/redis.js';
+import { Projector } from '../tallies/projector.js';
+import { RedisKeys } from '../tallies/redis-keys.js';
+import { liveGeneration, RedisTallyStore } from '../tallies/redis-tally-store.js';
 
 export interface RebuildProgress {
   readonly status: 'rebuilding' | 'flipped';

@@ -1,4 +1,4 @@
-import { type TallyKey, tallyIdOf } from '../domain/identity-keys.js';
+import { type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
 import type { TallyFeed, TallyListener, TallyUpdate } from './tally-feed.js';
 
 export type TallyWatcher = (update: TallyUpdate) => void;
