@@ -3,9 +3,9 @@ import { type Response, Router } from 'express';
 import type { Kysely } from 'kysely';
 import { getPoll } from '../commands/polls.js';
 import { formatPosition, logStart, parsePosition } from '../domain/position.js';
-import { averageOf } from '../domain/tally.js';
 import type { Database } from '../platform/database.js';
 import { exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/log-queries/audit-log.js';
+import { toTallyView } from '../projections/tallies/tally-view.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, Instant, PollName } from './validation.js';
@@ -52,7 +52,7 @@ export function auditRoutes(db: Kysely<Database>, keys: ProjectKeyCache): Router
     const projectId = authenticatedProject(res).id;
     const poll = await getPoll(db, projectId, name);
     const tally = await tallyAsOf(db, projectId, name, target, at);
-    res.json({ poll: poll.name, kind: poll.kind, target, ...tally, average: averageOf(tally), at: at.toISOString() });
+    res.json({ ...toTallyView(poll, target, tally), at: at.toISOString() });
   });
 
   return router;

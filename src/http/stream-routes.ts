@@ -1,10 +1,10 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
 import { Gauge, type Registry } from 'prom-client';
-import { averageOf } from '../domain/tally.js';
-import type { TallyQueries, TallyView } from '../projections/tallies/tally-queries.js';
-import type { TallyUpdate } from '../projections/realtime/tally-feed.js';
+import { TallyCoalescer } from '../projections/realtime/tally-coalescer.js';
 import type { TallyStreamHub } from '../projections/realtime/tally-stream-hub.js';
+import type { TallyQueries } from '../projections/tallies/tally-queries.js';
+import { type TallyView, toTallyView } from '../projections/tallies/tally-view.js';
 import type { StreamCapacity } from './stream-capacity.js';
 import { authenticatedProject, publicKeyFromQuery, requireProjectKey } from './auth.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
@@ -56,26 +56,11 @@ export function streamRoutes(
     const write = (text: string) => (res.writableLength > maxBufferedBytes ? res.destroy() : res.write(text));
     for (const view of current) send(view);
 
-    const template = current[0]!;
-    const pending = new Map<string, TallyUpdate>();
-    const lastSent = new Map<string, number>();
-    const timers = new Map<string, NodeJS.Timeout>();
-    const flush = (name: string) => {
-      timers.delete(name);
-      const update = pending.get(name);
-      if (update === undefined) return;
-      pending.delete(name);
-      lastSent.set(name, Date.now());
-      send(viewOf(template, update));
-    };
+    const pollOfView = { name: current[0]!.poll, kind: current[0]!.kind };
+    const coalescer = new TallyCoalescer(coalesceMs, (update) => send({ ...toTallyView(pollOfView, update.target, update.tally), position: update.position }));
     const stopWatching = await hub.watch(
       targets.map((name) => ({ projectId, poll, target: name })),
-      (update) => {
-        pending.set(update.target, update);
-        if (timers.has(update.target)) return;
-        const wait = Math.max(0, (lastSent.get(update.target) ?? 0) + coalesceMs - Date.now());
-        timers.set(update.target, setTimeout(() => flush(update.target), wait));
-      },
+      (update) => coalescer.offer(update),
     );
     const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs);
     // A stopping server ends its streams; EventSource reconnects to another replica.
@@ -84,16 +69,11 @@ export function streamRoutes(
     res.on('close', () => {
       stopWatching();
       clearInterval(heartbeat);
-      for (const timer of timers.values()) clearTimeout(timer);
+      coalescer.stop();
       stopping.removeEventListener('abort', end);
       connections.dec();
     });
   });
 
   return router;
-}
-
-function viewOf(template: TallyView, update: TallyUpdate): TallyView {
-  const { tally } = update;
-  return { poll: template.poll, kind: template.kind, target: update.target, ...tally, average: averageOf(tally), position: update.position };
 }

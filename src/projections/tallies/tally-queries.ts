@@ -4,26 +4,12 @@ import { ClickvoteError } from '../../domain/errors.js';
 import { pollIdOf } from '../../domain/identity-keys.js';
 import { aPollOf } from '../../domain/poll.js';
 import { type RankOrder, rankOrdersFor } from '../../domain/ranking.js';
-import { averageOf, type Tally } from '../../domain/tally.js';
+import type { Tally } from '../../domain/tally.js';
 import type { Database } from '../../platform/database.js';
 import { TtlCache } from '../../platform/ttl-cache.js';
 import type { ProjectionProgress } from './projection-progress.js';
 import type { TallyStore } from './tally-store.js';
-
-/** The tally shape every read answers with, the same for every kind of poll. */
-export interface TallyView {
-  readonly poll: string;
-  readonly kind: string;
-  readonly target: string;
-  readonly count: number;
-  readonly sum: number;
-  readonly up: number;
-  readonly down: number;
-  readonly average: number | null;
-  readonly histogram: Readonly<Record<string, number>>;
-  readonly voterValue?: number;
-  readonly position: string | null;
-}
+import { type TallyView, toTallyView } from './tally-view.js';
 
 export interface TallyQueryOptions {
   /** How long poll definitions are cached for reads. */
@@ -74,17 +60,5 @@ export class TallyQueries {
 }
 
 function toView(poll: PollView, target: string, tally: Tally, position: string | undefined, voterValue?: number): TallyView {
-  return {
-    poll: poll.name,
-    kind: poll.kind,
-    target,
-    count: tally.count,
-    sum: tally.sum,
-    up: tally.up,
-    down: tally.down,
-    average: averageOf(tally),
-    histogram: tally.histogram,
-    ...(voterValue === undefined ? {} : { voterValue }),
-    position: position ?? null,
-  };
+  return { ...toTallyView(poll, target, tally), ...(voterValue === undefined ? {} : { voterValue }), position: position ?? null };
 }
