@@ -4,6 +4,7 @@ import type { AuthenticatedProject } from '../commands/projects.js';
 import { ClickvoteError } from '../domain/errors.js';
 import { defaultRateLimits, effectiveRateLimits, type RateLimitName, type RateLimitSettings, rateLimitWindowSeconds } from '../domain/rate-limit-settings.js';
 import type { RedisClient } from '../platform/redis.js';
+import { RedisKeys } from '../projections/tallies/redis-keys.js';
 
 export interface RateLimitsOptions {
   /** RATE_LIMITS=off turns every limit off, for load tests and benchmarks. */
@@ -83,7 +84,7 @@ export class RateLimits {
   }
 
   private createLimiter(name: RateLimitName, points: number): RateLimiterAbstract {
-    const keyPrefix = `${this.options.keyPrefix ?? 'cv'}:ratelimit:${name}`;
+    const keyPrefix = RedisKeys.rateLimitPrefix(this.options.keyPrefix ?? 'cv', name);
     const shape = { points, duration: rateLimitWindowSeconds, keyPrefix };
     if (this.options.redis === undefined) return new RateLimiterMemory(shape);
     return new RateLimiterRedis({

@@ -10,6 +10,7 @@ import type { RankOrder } from '../../domain/ranking.js';
  *   <prefix>:leader-epoch            the projector leader's fence
  *   <prefix>:tallies                 pub/sub channel of changed tallies
  *   <prefix>:rebuild, :rebuild:lock  a rebuild's progress and its lock
+ *   <prefix>:ratelimit:<limit>:…     rate limit counters
  *   <prefix>:<g>:checkpoint          generation g's checkpoint
  *   <prefix>:<g>:tally|voters:<project>:<poll>:<target>, <prefix>:<g>:rank:<project>:<poll>:<order>
  */
@@ -36,6 +37,11 @@ export class RedisKeys {
   /** A rebuild's progress, read by the admin status. */
   static rebuildStateKey(prefix: string): string {
     return `${prefix}:rebuild`;
+  }
+
+  /** Where the rate limiter of `limit` keeps its counters (the library appends its own key). */
+  static rateLimitPrefix(prefix: string, limit: string): string {
+    return `${prefix}:ratelimit:${limit}`;
   }
 
   tally(key: TallyKey): string {
