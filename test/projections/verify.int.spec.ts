@@ -43,11 +43,13 @@ describe('npm run verify checks the whole log', () => {
     await castRandomVotes(appender, projectId, 60);
     const behind = await verifyTallies(database.db, redis.client, prefix, { waitMs: 0 });
     expect(behind.differences).toEqual([]);
-    expect(behind.behind).toMatchObject({ events: expect.any(Number), heldBackBy: null });
+    // heldBackBy is not asserted: on a shared server another test file's transaction may hold it back too.
+    expect(behind.behind).toMatchObject({ events: expect.any(Number) });
     expect(behind.behind!.events).toBeGreaterThan(0);
     const cli = await runCli('src/projections/operations/verify-cli.ts', env, { args: ['--wait', '0'] });
     expect(cli).toMatchObject({ code: 3, stdout: expect.stringContaining('the read model is behind the log') });
-    expect(cli.stdout).toContain('is a projector running?');
+    // Names the cause: no projector, or (on a shared server) another file's open transaction.
+    expect(cli.stdout).toMatch(/is a projector running\?|held back by/);
 
     const stop = new AbortController();
     const running = projector.run(stop.signal);

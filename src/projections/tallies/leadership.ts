@@ -43,6 +43,9 @@ export class PostgresLeadership {
         this.logger.info('projector waiting for leadership');
         await term.client.query('select pg_advisory_lock($1::bigint)', [projectorLockKey]);
         term.leading = true;
+        // Told to stop while it waited: the lock came anyway (the abort could not interrupt the
+        // wait), so it is let go at once rather than starting a term that is already over.
+        if (signal.aborted) return;
         const { wakeUp } = this.options;
         if (wakeUp !== undefined) await term.client.query(`listen ${pg.escapeIdentifier(wakeUp.channel)}`);
         this.logger.info('projector is the leader');
