@@ -236,26 +236,29 @@
     });
   }
 
-  // One EventSource per poll carries live counts for every target on the page.
+  // One EventSource per page (per API and key) carries live counts for every poll and target on it:
+  // a browser holds six connections per host, so one per poll would starve the votes.
   function listen() {
     var groups = {};
     widgets.forEach(function (w) {
-      var id = w.api + ' ' + w.key + ' ' + w.poll;
+      if (!w.kind) return;
+      var id = w.api + ' ' + w.key;
       (groups[id] = groups[id] || []).push(w);
     });
     Object.keys(groups).forEach(function (id) {
       var group = groups[id];
-      var first = group[0];
-      var query = group.map(function (w) { return 'target=' + encodeURIComponent(w.target); }).join('&');
-      var source = new EventSource(first.api + '/v1/polls/' + encodeURIComponent(first.poll) + '/stream?' + query + '&key=' + encodeURIComponent(first.key));
-      source.addEventListener('tally', function (event) {
-        var tally = JSON.parse(event.data);
-        group.forEach(function (w) {
-          if (w.target !== tally.target || !w.kind) return;
-          w.tally = tally;
-          render(w);
+      var pairs = group.map(function (w) { return w.poll + ':' + w.target; }).filter(function (pair, i, all) { return all.indexOf(pair) === i; });
+      for (var i = 0; i < pairs.length; i += 100) {
+        var query = pairs.slice(i, i + 100).map(function (pair) { return 'subscribe=' + encodeURIComponent(pair); }).join('&');
+        new EventSource(group[0].api + '/v1/stream?' + query + '&key=' + encodeURIComponent(group[0].key)).addEventListener('tally', function (event) {
+          var tally = JSON.parse(event.data);
+          group.forEach(function (w) {
+            if (w.poll !== tally.poll || w.target !== tally.target) return;
+            w.tally = tally;
+            render(w);
+          });
         });
-      });
+      }
     });
   }
 

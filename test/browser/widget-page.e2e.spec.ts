@@ -1,0 +1,95 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const screenshots = path.resolve(import.meta.dirname, '../../test-output');
+const available = existsSync(chromiumPath);
+if (!available) console.warn(`\n*** ${chromiumPath} not found: widget page browser tests are SKIPPED (apt-get install chromium) ***\n`);
+
+type Project = { id: string; publicKey: string; secretKey: string };
+let app: TestApp;
+let browser: Browser;
+/** A blog on another origin that embeds the widget: pages by path. */
+let site: Server;
+let siteOrigin: string;
+const pages = new Map<string, string>();
+/** How long to wait for the browser and the server on a busy machine; a bound, never a measure. */
+const eventually = { timeout: 10_000 };
+const polls = { likes: { kind: 'like' }, votes: { kind: 'updown' }, stars: { kind: 'rating', min: 1, max: 5 } };
+
+beforeAll(async () => {
+  if (!available) return;
+  mkdirSync(screenshots, { recursive: true });
+  app = await startTestApp();
+  site = createServer((req, res) => {
+    const page = pages.get(req.url ?? '');
+    res.writeHead(page === undefined ? 404 : 200, { 'content-type': 'text/html' }).end(page ?? 'not found');
+  }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => site.once('listening', resolve));
+  siteOrigin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  site?.close();
+  await app?.close();
+});
+
+/** Publishes a page on the blog with this body and the widget's script tag; returns its URL. */
+function publish(project: Project, body: string): string {
+  const url = `/${Math.random().toString(36).slice(2)}`;
+  pages.set(url, `<!doctype html><html><head><meta charset="utf-8"></head><body style="font-family:Georgia,serif;max-width:40rem;margin:2rem auto">${body}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
+  return siteOrigin + url;
+}
+
+/** Opens a page and counts the realtime streams it opens. */
+async function open(context: BrowserContext, url: string) {
+  const page = await context.newPage();
+  const streams: string[] = [];
+  const warnings: string[] = [];
+  page.on('request', (request) => /\/stream\?/.test(request.url()) && streams.push(request.url()));
+  page.on('console', (message) => warnings.push(message.text()));
+  await page.goto(url);
+  return { page, streams, warnings };
+}
+
+const pressed = (page: Page, name: string | RegExp, index = 0) => page.getByRole('button', { name }).nth(index).getAttribute('aria-pressed');
+
+describe.skipIf(!available)('a page with widgets of three polls, in a real browser', () => {
+  it('holds one stream for all of them, and votes in one tab show live in another', async () => {
+    const project: Project = await createProjectOverHttp(app, 'three-polls', polls);
+    const url = publish(project, `
+      <article><h2>First post</h2><div data-clickvote-poll="likes" data-clickvote-target="post-1"></div><div data-clickvote-poll="votes" data-clickvote-target="post-1"></div></article>
+      <article><h2>Second post</h2><div data-clickvote-poll="likes" data-clickvote-target="post-2"></div><div data-clickvote-poll="stars" data-clickvote-target="post-2"></div></article>`);
+    const context = await browser.newContext();
+    const first = await open(context, url);
+    const second = await open(context, url);
+    for (const tab of [first, second]) await tab.page.getByRole('button', { name: 'Rate 5 of 5' }).waitFor(eventually);
+    await expect.poll(() => first.streams.length, eventually).toBe(1);
+    await expect.poll(() => second.streams.length, eventually).toBe(1);
+    expect(first.streams[0]).toMatch(/\/v1\/stream\?/);
+    expect(new URL(first.streams[0]!).searchParams.getAll('subscribe').sort()).toEqual(['likes:post-1', 'likes:post-2', 'stars:post-2', 'votes:post-1']);
+
+    await first.page.getByRole('button', { name: 'Like' }).nth(1).click();
+    await first.page.getByRole('button', { name: 'Vote down' }).click();
+    await first.page.getByRole('button', { name: 'Rate 4 of 5' }).click();
+    await expect.poll(() => pressed(first.page, 'Rate 4 of 5'), eventually).toBe('true');
+    const like = second.page.getByRole('button', { name: 'Like' });
+    await expect.poll(() => like.nth(1).textContent(), eventually).toContain('1');
+    expect(await like.nth(0).textContent()).toContain('0');
+    await expect.poll(() => second.page.getByText('-1', { exact: true }).count(), eventually).toBe(1);
+    await expect.poll(() => second.page.getByText('4.0 (1)').count(), eventually).toBe(1);
+    // A live count does not press the other tab's button: only its own vote does.
+    expect(await pressed(second.page, 'Rate 4 of 5')).toBe('false');
+    expect([first.streams.length, second.streams.length]).toEqual([1, 1]);
+    const tally = await call(app, 'GET', '/v1/polls/votes/tallies/post-1', { key: project.publicKey });
+    expect(tally.body).toMatchObject({ count: 1, sum: -1 });
+    await second.page.screenshot({ path: path.join(screenshots, 'widget-three-polls-live.png') });
+  });
+});
