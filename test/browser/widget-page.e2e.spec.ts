@@ -93,3 +93,38 @@ describe.skipIf(!available)('a page with widgets of three polls, in a real brows
     await second.page.screenshot({ path: path.join(screenshots, 'widget-three-polls-live.png') });
   });
 });
+
+describe.skipIf(!available)('the <clickvote-buttons> custom element, in a real browser', () => {
+  it('renders and votes like the data attributes, dispatches clickvote:change and clickvote:error, and joins the stream when added later', async () => {
+    const project: Project = await createProjectOverHttp(app, 'custom-element', polls);
+    const url = publish(project, `
+      <clickvote-buttons poll="likes" target="post-1"></clickvote-buttons>
+      <clickvote-buttons poll="nope" target="post-1"></clickvote-buttons>
+      <script>
+        window.received = [];
+        for (const name of ['clickvote:change', 'clickvote:error']) {
+          document.addEventListener(name, (event) => received.push({ name, tag: event.target.localName, detail: event.detail }));
+        }
+      </script>`);
+    const { page, streams, warnings } = await open(await browser.newContext(), url);
+    const received = () => page.evaluate('window.received') as Promise<{ name: string; tag: string; detail: Record<string, unknown> }[]>;
+
+    await expect.poll(received, eventually).toEqual([{ name: 'clickvote:error', tag: 'clickvote-buttons', detail: expect.objectContaining({ poll: 'nope', status: 404 }) }]);
+    expect(warnings.join('\n')).toMatch(/Clickvote: refused \(404/);
+    await page.getByRole('button', { name: 'Like' }).click();
+    await expect.poll(() => pressed(page, 'Like'), eventually).toBe('true');
+    await expect.poll(async () => (await received()).map((event) => event.name), eventually).toEqual(['clickvote:error', 'clickvote:change']);
+    expect((await received())[1]!.detail).toMatchObject({ poll: 'likes', target: 'post-1', value: 1, tally: { count: 1 } });
+    await expect.poll(() => streams.length, eventually).toBe(1);
+
+    // A framework renders an element after the page has loaded: it mounts, and the page's one
+    // stream is replaced by one that covers it too.
+    await page.evaluate(`document.body.insertAdjacentHTML('beforeend', '<clickvote-buttons poll="stars" target="film-1"></clickvote-buttons>')`);
+    await page.getByRole('button', { name: 'Rate 3 of 5' }).waitFor(eventually);
+    await expect.poll(() => streams.length, eventually).toBe(2);
+    expect(new URL(streams[1]!).searchParams.getAll('subscribe').sort()).toEqual(['likes:post-1', 'stars:film-1']);
+    await call(app, 'POST', '/v1/polls/stars/votes', { key: project.publicKey, body: { target: 'film-1', voter: 'elsewhere', value: 3 } });
+    await expect.poll(() => page.getByText('3.0 (1)').count(), eventually).toBe(1);
+    await page.screenshot({ path: path.join(screenshots, 'widget-custom-element.png') });
+  });
+});

@@ -3,7 +3,10 @@
  * <div data-clickvote-poll="likes" data-clickvote-target="post-1"></div>
  * Attributes on an element win over the script tag's: data-clickvote-key, -voter, -voter-token, -api.
  * Signed projects: data-clickvote-voter-token="<token from your backend>". Anonymous projects: the
- * widget mints a voter on the first vote and keeps it in localStorage. */
+ * widget mints a voter on the first vote and keeps it in localStorage.
+ * Or the custom element <clickvote-buttons poll="likes" target="post-1"></clickvote-buttons>, whose
+ * attributes drop the prefix (key, voter, voter-token, api); it dispatches clickvote:change and
+ * clickvote:error. */
 (function () {
   'use strict';
   var script = document.currentScript;
@@ -16,9 +19,18 @@
   var polls = {};
   var minting = {};
   var widgets = [];
+  var tag = 'clickvote-buttons';
+  // Mounts still reading their poll; the page's stream opens once none is left.
+  var mounting = 1;
+  var sources = [];
+  var listening = '';
 
   function attr(el, name) {
-    return el.getAttribute('data-clickvote-' + name) || defaults[name];
+    return el.getAttribute('data-clickvote-' + name) || (el.localName === tag && el.getAttribute(name)) || defaults[name];
+  }
+
+  function emit(w, name, detail) {
+    w.el.dispatchEvent(new CustomEvent('clickvote:' + name, { bubbles: true, composed: true, detail: detail }));
   }
 
   function anonymousVoter() {
@@ -93,6 +105,7 @@
     var texts = { voter_token_invalid: 'Sign in to vote', origin_not_allowed: 'Voting is not open here', forbidden: 'Voting is not open here', rate_limited: 'Too many votes: try again in ' + (error.retryAfter || 60) + ' s' };
     w.el.setAttribute('data-clickvote-state', 'refused');
     w.status.textContent = texts[error.code] || 'Voting is not available';
+    emit(w, 'error', { poll: w.poll, target: w.target, status: error.status || 0, code: error.code || 'network', message: w.status.textContent });
     console.warn(error.status
       ? 'Clickvote: refused (' + error.status + ' ' + error.code + '): ' + error.message
       : 'Clickvote: no answer from ' + w.api + ' (' + error.message + '). If the project lists allowedOrigins, is this page\'s origin among them? The browser hides a refused origin\'s answer.');
@@ -154,6 +167,7 @@
         w.el.removeAttribute('data-clickvote-state');
         w.status.textContent = '';
         render(w);
+        emit(w, 'change', { poll: w.poll, target: w.target, value: answer.value, tally: w.tally });
       })
       .catch(function (error) {
         w.tally = before.tally;
@@ -183,8 +197,8 @@
   function mount(el) {
     var w = {
       el: el,
-      poll: el.getAttribute('data-clickvote-poll'),
-      target: el.getAttribute('data-clickvote-target'),
+      poll: attr(el, 'poll'),
+      target: attr(el, 'target'),
       api: attr(el, 'api'),
       key: attr(el, 'key'),
       token: attr(el, 'voter-token'),
@@ -192,7 +206,7 @@
       mine: 0,
       buttons: [],
     };
-    if (!w.poll || !w.target || !w.key) return;
+    if (!w.poll || !w.target || !w.key || widgets.some(function (other) { return other.el === el; })) return;
     var saved = !w.token && savedAnonymous(w);
     if (saved) w.token = saved.token;
     w.voter = w.token ? subjectOf(w.token) : attr(el, 'voter') || anonymousVoter();
@@ -245,26 +259,64 @@
       var id = w.api + ' ' + w.key;
       (groups[id] = groups[id] || []).push(w);
     });
+    var wanted = Object.keys(groups).map(function (id) {
+      return [id].concat(groups[id].map(function (w) { return w.poll + ':' + w.target; }).sort()).join(' ');
+    }).join('\n');
+    if (wanted === listening) return;
+    listening = wanted;
+    sources.forEach(function (source) { source.close(); });
+    sources = [];
     Object.keys(groups).forEach(function (id) {
       var group = groups[id];
       var pairs = group.map(function (w) { return w.poll + ':' + w.target; }).filter(function (pair, i, all) { return all.indexOf(pair) === i; });
       for (var i = 0; i < pairs.length; i += 100) {
         var query = pairs.slice(i, i + 100).map(function (pair) { return 'subscribe=' + encodeURIComponent(pair); }).join('&');
-        new EventSource(group[0].api + '/v1/stream?' + query + '&key=' + encodeURIComponent(group[0].key)).addEventListener('tally', function (event) {
+        var source = new EventSource(group[0].api + '/v1/stream?' + query + '&key=' + encodeURIComponent(group[0].key));
+        source.addEventListener('tally', function (event) {
           var tally = JSON.parse(event.data);
-          group.forEach(function (w) {
-            if (w.poll !== tally.poll || w.target !== tally.target) return;
+          widgets.forEach(function (w) {
+            if (w.poll !== tally.poll || w.target !== tally.target || w.api + ' ' + w.key !== id) return;
             w.tally = tally;
             render(w);
           });
         });
+        sources.push(source);
+      }
+    });
+  }
+
+  // Elements a framework adds later join the page's stream, which reopens once for them all.
+  function track(promise) {
+    mounting += 1;
+    Promise.resolve(promise).catch(function () {}).then(settled);
+  }
+
+  function settled() {
+    mounting -= 1;
+    if (!mounting) listen();
+  }
+
+  function unmount(el) {
+    widgets = widgets.filter(function (w) { return w.el !== el; });
+    while (el.firstChild) el.removeChild(el.firstChild);
+  }
+
+  if (window.customElements && !customElements.get(tag)) {
+    customElements.define(tag, class extends HTMLElement {
+      static get observedAttributes() { return ['poll', 'target', 'key', 'voter', 'voter-token', 'api']; }
+      connectedCallback() { track(mount(this)); }
+      disconnectedCallback() { unmount(this); track(); }
+      attributeChangedCallback() {
+        if (!this.isConnected || !widgets.some(function (w) { return w.el === this; }, this)) return;
+        unmount(this);
+        track(mount(this));
       }
     });
   }
 
   function start() {
-    var found = Array.prototype.slice.call(document.querySelectorAll('[data-clickvote-poll]'));
-    Promise.all(found.map(function (el) { return Promise.resolve(mount(el)).catch(function () {}); })).then(listen);
+    Array.prototype.forEach.call(document.querySelectorAll('[data-clickvote-poll]'), function (el) { track(mount(el)); });
+    settled();
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
