@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
@@ -44,7 +44,7 @@ afterAll(async () => {
 /** Publishes a page on the blog with this body and the widget's script tag; returns its URL. */
 function publish(project: Project, body: string): string {
   const url = `/${Math.random().toString(36).slice(2)}`;
-  pages.set(url, `<!doctype html><html><head><meta charset="utf-8"></head><body style="font-family:Georgia,serif;max-width:40rem;margin:2rem auto">${body}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
+  pages.set(url, `<!doctype html><html><head><meta charset="utf-8"><meta name="color-scheme" content="light dark"></head><body style="font-family:Georgia,serif;max-width:40rem;margin:2rem auto">${body}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
   return siteOrigin + url;
 }
 
@@ -126,5 +126,79 @@ describe.skipIf(!available)('the <clickvote-buttons> custom element, in a real b
     await call(app, 'POST', '/v1/polls/stars/votes', { key: project.publicKey, body: { target: 'film-1', voter: 'elsewhere', value: 3 } });
     await expect.poll(() => page.getByText('3.0 (1)').count(), eventually).toBe(1);
     await page.screenshot({ path: path.join(screenshots, 'widget-custom-element.png') });
+  });
+});
+
+describe.skipIf(!available)('the widget’s look and honest states, in a real browser', () => {
+  const kinds = `
+    <p>A post <div data-clickvote-poll="likes" data-clickvote-target="post-1"></div></p>
+    <p>A story <div data-clickvote-poll="votes" data-clickvote-target="story-1"></div></p>
+    <p>A film <div data-clickvote-poll="stars" data-clickvote-target="film-1"></div></p>`;
+  // Runs in the page, where getComputedStyle exists; this project's TypeScript has no DOM library.
+  type InPage = { getComputedStyle(element: unknown): { backgroundColor: string } };
+  const backgroundOf = (button: Locator) => button.evaluate((b) => (globalThis as unknown as InPage).getComputedStyle(b).backgroundColor);
+  const background = (page: Page, name: string) => backgroundOf(page.getByRole('button', { name }));
+
+  it('renders in a shadow root with a pressed state for each kind, in light and dark, themable by custom properties', async () => {
+    const project: Project = await createProjectOverHttp(app, 'look', polls);
+    for (const voter of ['a', 'b', 'c']) await call(app, 'POST', '/v1/polls/stars/votes', { key: project.publicKey, body: { target: 'film-1', voter, value: 3 } });
+    const url = publish(project, `${kinds}<style>.themed { --clickvote-accent: rgb(200, 30, 90); }</style><p class="themed">Themed <clickvote-buttons poll="likes" target="post-2"></clickvote-buttons></p>`);
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const context = await browser.newContext({ colorScheme });
+      const { page } = await open(context, url);
+      await page.getByRole('button', { name: 'Rate 5 of 5' }).waitFor(eventually);
+      expect(await page.locator('[data-clickvote-poll]').evaluateAll((hosts) => hosts.map((host) => host.shadowRoot !== null))).toEqual([true, true, true]);
+      // The page's own styles stay outside: the buttons look the same on any blog.
+      await expect.poll(() => page.getByText('3.0 (3)').count(), eventually).toBe(1);
+      await page.screenshot({ path: path.join(screenshots, `widget-${colorScheme}-unpressed.png`) });
+      const unpressed = await background(page, 'Vote up');
+      await page.getByRole('button', { name: 'Like' }).first().click();
+      await page.getByRole('button', { name: 'Vote down' }).click();
+      await page.getByRole('button', { name: 'Rate 4 of 5' }).click();
+      await page.getByRole('button', { name: 'Like' }).nth(1).click();
+      await expect.poll(() => pressed(page, 'Rate 4 of 5'), eventually).toBe('true');
+      await expect.poll(() => pressed(page, 'Vote down'), eventually).toBe('true');
+      await expect.poll(() => background(page, 'Vote down'), eventually).not.toBe(unpressed);
+      // Polled: the pressed colour fades in.
+      await expect.poll(() => backgroundOf(page.getByRole('button', { name: 'Like' }).nth(1)), eventually).toBe('rgb(200, 30, 90)');
+      // From the keyboard, so the focus ring shows.
+      await page.getByRole('button', { name: 'Rate 3 of 5' }).focus();
+      await page.keyboard.press('Tab');
+      await page.screenshot({ path: path.join(screenshots, `widget-${colorScheme}-pressed.png`) });
+      // Clicking one's current value retracts it.
+      for (const name of ['Vote down', 'Rate 4 of 5']) await page.getByRole('button', { name }).click();
+      await expect.poll(() => pressed(page, 'Rate 4 of 5'), eventually).toBe('false');
+      await expect.poll(() => pressed(page, 'Vote down'), eventually).toBe('false');
+      await context.close();
+    }
+  });
+
+  it('says so, visibly and once on the console, for a bad key, an unknown poll, a closed poll and a lost stream', async () => {
+    const project: Project = await createProjectOverHttp(app, 'honest', polls);
+    const badKey = await open(await browser.newContext(), publish({ ...project, publicKey: 'cv_pk_not-a-key' }, kinds));
+    await expect.poll(() => badKey.page.locator('.clickvote-status').allTextContents(), eventually).toEqual(Array(3).fill('Voting is not set up here (bad key)'));
+    expect(await badKey.page.locator('[data-clickvote-poll] [aria-live]').count()).toBe(3);
+    expect(badKey.warnings.filter((text) => text.startsWith('Clickvote:'))).toEqual([expect.stringMatching(/refused \(401 unauthenticated\)/)]);
+    await badKey.page.screenshot({ path: path.join(screenshots, 'widget-error-bad-key.png') });
+
+    const unknown = await open(await browser.newContext(), publish(project, '<div data-clickvote-poll="no-such-poll" data-clickvote-target="x"></div>'));
+    await expect.poll(() => unknown.page.locator('.clickvote-status').textContent(), eventually).toBe('This poll does not exist');
+    await unknown.page.screenshot({ path: path.join(screenshots, 'widget-error-unknown-poll.png') });
+
+    const closing = await open(await browser.newContext(), publish(project, kinds));
+    await closing.page.getByRole('button', { name: 'Rate 5 of 5' }).waitFor(eventually);
+    await call(app, 'DELETE', '/v1/polls/votes', { key: project.secretKey });
+    await closing.page.getByRole('button', { name: 'Vote up' }).click();
+    await expect.poll(() => closing.page.locator('.clickvote-status').nth(1).textContent(), eventually).toBe('Voting has closed: your vote was not counted');
+    expect(await pressed(closing.page, 'Vote up')).toBe('false');
+    expect(await closing.page.locator('.clickvote-score').nth(1).textContent()).toBe('0');
+    await closing.page.screenshot({ path: path.join(screenshots, 'widget-error-rolled-back.png') });
+
+    const context = await browser.newContext();
+    await context.route('**/v1/stream?**', (route) => route.abort());
+    const lost = await open(context, publish(project, kinds));
+    await expect.poll(() => lost.page.locator('.clickvote-status').first().textContent(), eventually).toBe('Live counts paused: reconnecting…');
+    expect(lost.warnings.filter((text) => /live counts/.test(text))).toHaveLength(1);
+    await lost.page.screenshot({ path: path.join(screenshots, 'widget-error-lost-connection.png') });
   });
 });

@@ -29,6 +29,61 @@
     return el.getAttribute('data-clickvote-' + name) || (el.localName === tag && el.getAttribute(name)) || defaults[name];
   }
 
+  // Themable from the page through custom properties, which cross the shadow root. Text outside
+  // the buttons keeps the page's colour, so a dark widget on a light-only page stays readable.
+  var css = ':host{--cv-accent:var(--clickvote-accent,#2f5bd3);--cv-bg:#fff;--cv-fg:#1d2433;--cv-line:#c4cad8;--cv-muted:#c79a1a;--cv-error:#a4281b;display:inline-block;vertical-align:middle;margin:.25em 0}' +
+    '@media (prefers-color-scheme:dark){:host{--cv-accent:var(--clickvote-accent,#7b9bff);--cv-bg:#1c2130;--cv-fg:#e6e9f2;--cv-line:#4a5370;--cv-muted:#d8b44a;--cv-error:#ff9d8c}}' +
+    '.cv{display:inline-flex;flex-wrap:wrap;align-items:center;gap:.4em;font:var(--clickvote-size,1rem)/1.2 var(--clickvote-font,system-ui,-apple-system,"Segoe UI",sans-serif);color:inherit}' +
+    'button{font:inherit;color:var(--cv-fg);min-width:2.4em;height:2.2em;padding:0 .7em;border:1px solid var(--cv-line);border-radius:var(--clickvote-radius,.5rem);background:var(--cv-bg);cursor:pointer;transition:background-color .15s,border-color .15s,transform .15s}' +
+    'button:hover{border-color:var(--cv-accent)}button:focus-visible{outline:3px solid var(--cv-accent);outline-offset:2px}' +
+    'button[aria-pressed=true]{background:var(--cv-accent);border-color:var(--cv-accent);color:#fff}' +
+    '.star{min-width:0;padding:0 .1em;border-color:transparent;background:none;font-size:1.3em;height:auto;color:var(--cv-line)}.star.avg{color:var(--cv-muted)}.star.mine{color:var(--cv-accent)}.star[aria-pressed=true]{background:none;border-color:transparent;color:var(--cv-accent);text-decoration:underline}' +
+    '.score{min-width:2em;text-align:center;font-variant-numeric:tabular-nums}.bump{animation:cv-bump .3s}@keyframes cv-bump{50%{transform:scale(1.2)}}' +
+    '.status{font-size:.85em;color:var(--cv-error)}.status:empty,.score:empty{display:none}' +
+    '@media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}';
+  var sheet;
+
+  // A constructed sheet, unlike a <style>, is not refused by the page's Content-Security-Policy.
+  function shadowOf(el) {
+    var root = el.shadowRoot;
+    try { root = root || el.attachShadow({ mode: 'open' }); } catch { root = el; /* an element that takes no shadow root (li, td…) */ }
+    try {
+      if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(css); }
+      root.adoptedStyleSheets = [sheet];
+    } catch {
+      var style = document.createElement('style');
+      style.textContent = css;
+      root.appendChild(style);
+    }
+    var box = document.createElement('span');
+    box.className = 'cv';
+    box.setAttribute('part', 'group');
+    root.appendChild(box);
+    return box;
+  }
+
+  function human(n) {
+    var a = Math.abs(n);
+    if (a < 1000) return String(n);
+    var unit = a < 1e6 ? ['k', 1e3] : ['M', 1e6];
+    var x = a / unit[1];
+    return (n < 0 ? '-' : '') + (x < 10 ? x.toFixed(1).replace(/\.0$/, '') : Math.floor(x)) + unit[0];
+  }
+
+  var warned = {};
+  // Each distinct problem is told once on the console, however many widgets meet it.
+  function warnOnce(text) {
+    if (warned[text]) return;
+    warned[text] = true;
+    console.warn(text);
+  }
+
+  function say(w, text) {
+    if (text) w.el.setAttribute('data-clickvote-state', 'refused');
+    else w.el.removeAttribute('data-clickvote-state');
+    w.status.textContent = text;
+  }
+
   function emit(w, name, detail) {
     w.el.dispatchEvent(new CustomEvent('clickvote:' + name, { bubbles: true, composed: true, detail: detail }));
   }
@@ -101,12 +156,11 @@
     });
   }
 
-  function refused(w, error) {
-    var texts = { voter_token_invalid: 'Sign in to vote', origin_not_allowed: 'Voting is not open here', forbidden: 'Voting is not open here', rate_limited: 'Too many votes: try again in ' + (error.retryAfter || 60) + ' s' };
-    w.el.setAttribute('data-clickvote-state', 'refused');
-    w.status.textContent = texts[error.code] || 'Voting is not available';
+  function refused(w, error, undone) {
+    var texts = { voter_token_invalid: 'Sign in to vote', unauthenticated: 'Voting is not set up here (bad key)', poll_not_found: 'This poll does not exist', poll_archived: 'Voting has closed', poll_target_limit_reached: 'This poll takes no new items', origin_not_allowed: 'Voting is not open here', forbidden: 'Voting is not open here', rate_limited: 'Too many votes: try again in ' + (error.retryAfter || 60) + ' s' };
+    say(w, (texts[error.code] || 'Voting is not available') + (undone && error.code !== 'voter_token_invalid' && error.code !== 'rate_limited' ? ': your vote was not counted' : ''));
     emit(w, 'error', { poll: w.poll, target: w.target, status: error.status || 0, code: error.code || 'network', message: w.status.textContent });
-    console.warn(error.status
+    warnOnce(error.status
       ? 'Clickvote: refused (' + error.status + ' ' + error.code + '): ' + error.message
       : 'Clickvote: no answer from ' + w.api + ' (' + error.message + '). If the project lists allowedOrigins, is this page\'s origin among them? The browser hides a refused origin\'s answer.');
   }
@@ -117,10 +171,11 @@
     return polls[id];
   }
 
-  function button(label, text, onClick) {
+  function button(label, text, onClick, star) {
     var b = document.createElement('button');
     b.type = 'button';
-    b.className = 'clickvote-button';
+    b.className = star ? 'star' : 'clickvote-button';
+    b.setAttribute('part', 'button');
     b.setAttribute('aria-label', label);
     b.textContent = text;
     b.addEventListener('click', onClick);
@@ -132,19 +187,28 @@
     var mine = w.mine;
     if (w.kind === 'like') {
       w.buttons[0].setAttribute('aria-pressed', String(mine === 1));
-      w.buttons[0].textContent = (mine === 1 ? '♥ ' : '♡ ') + t.count;
+      w.buttons[0].textContent = (mine === 1 ? '♥ ' : '♡ ') + human(t.count);
     } else if (w.kind === 'updown') {
       w.buttons[0].setAttribute('aria-pressed', String(mine === 1));
       w.buttons[1].setAttribute('aria-pressed', String(mine === -1));
-      w.score.textContent = String(t.sum);
+      w.score.textContent = human(t.sum);
     } else {
       w.buttons.forEach(function (b, i) {
         var value = w.min + i;
         b.setAttribute('aria-pressed', String(mine === value));
+        b.className = 'star' + (value <= mine ? ' mine' : !mine && value <= Math.round(t.average || 0) ? ' avg' : '');
         b.textContent = value <= (mine || Math.round(t.average || 0)) ? '★' : '☆';
       });
-      w.score.textContent = t.count ? (t.average.toFixed(1) + ' (' + t.count + ')') : '–';
+      w.score.textContent = t.count ? (t.average.toFixed(1) + ' (' + human(t.count) + ')') : '–';
     }
+    var shown = w.score ? w.score.textContent : w.buttons[0].textContent;
+    if (w.shown !== undefined && w.shown !== shown) {
+      var moving = w.score || w.buttons[0];
+      moving.classList.remove('bump');
+      void moving.offsetWidth;
+      moving.classList.add('bump');
+    }
+    w.shown = shown;
   }
 
   // The tally moves at once; the command's answer (or the stream) confirms or undoes it.
@@ -164,8 +228,7 @@
       })
       .then(function (answer) {
         w.mine = answer.value;
-        w.el.removeAttribute('data-clickvote-state');
-        w.status.textContent = '';
+        say(w, '');
         render(w);
         emit(w, 'change', { poll: w.poll, target: w.target, value: answer.value, tally: w.tally });
       })
@@ -173,7 +236,7 @@
         w.tally = before.tally;
         w.mine = before.mine;
         render(w);
-        refused(w, error);
+        refused(w, error, true);
       });
   }
 
@@ -212,33 +275,35 @@
     w.voter = w.token ? subjectOf(w.token) : attr(el, 'voter') || anonymousVoter();
     widgets.push(w);
     el.classList.add('clickvote');
-    el.setAttribute('role', 'group');
+    var box = w.box = shadowOf(el);
+    box.setAttribute('role', 'group');
     w.status = document.createElement('span');
-    w.status.className = 'clickvote-status';
+    w.status.className = 'clickvote-status status';
     w.status.setAttribute('role', 'status');
-    el.appendChild(w.status);
+    w.status.setAttribute('aria-live', 'polite');
+    box.appendChild(w.status);
     return pollOf(w).then(function (poll) {
       w.kind = poll.kind;
       w.min = poll.min || 1;
-      el.setAttribute('aria-label', poll.name);
+      box.setAttribute('aria-label', poll.name);
       if (poll.kind === 'like') {
         w.buttons = [button('Like', '♡', function () { cast(w, 1); })];
       } else if (poll.kind === 'updown') {
         w.buttons = [button('Vote up', '▲', function () { cast(w, 1); }), button('Vote down', '▼', function () { cast(w, -1); })];
       } else {
         for (var v = poll.min; v <= poll.max; v++) {
-          (function (value) { w.buttons.push(button('Rate ' + value + ' of ' + poll.max, '☆', function () { cast(w, value); })); })(v);
+          (function (value) { w.buttons.push(button('Rate ' + value + ' of ' + poll.max, '☆', function () { cast(w, value); }, true)); })(v);
         }
       }
       w.score = document.createElement('span');
-      w.score.className = 'clickvote-score';
+      w.score.className = 'clickvote-score score';
       w.score.setAttribute('aria-live', 'polite');
       w.buttons.forEach(function (b, i) {
-        el.appendChild(b);
-        if (poll.kind === 'updown' && i === 0) el.appendChild(w.score);
+        box.appendChild(b);
+        if (poll.kind === 'updown' && i === 0) box.appendChild(w.score);
       });
-      if (poll.kind !== 'updown') el.appendChild(w.score);
-      el.appendChild(w.status);
+      if (poll.kind !== 'updown') box.appendChild(w.score);
+      box.appendChild(w.status);
       return readTally(w);
     }).then(function (tally) {
       if (!tally) return;
@@ -280,6 +345,14 @@
             render(w);
           });
         });
+        // EventSource reconnects by itself; meanwhile the readers are told the counts are not live.
+        source.addEventListener('error', function () {
+          warnOnce('Clickvote: the live counts from ' + group[0].api + ' were cut off; reconnecting.');
+          group.forEach(function (w) { if (!w.status.textContent || w.lost) { w.lost = true; say(w, 'Live counts paused: reconnecting…'); } });
+        });
+        source.addEventListener('open', function () {
+          group.forEach(function (w) { if (w.lost) { w.lost = false; say(w, ''); } });
+        });
         sources.push(source);
       }
     });
@@ -298,7 +371,8 @@
 
   function unmount(el) {
     widgets = widgets.filter(function (w) { return w.el !== el; });
-    while (el.firstChild) el.removeChild(el.firstChild);
+    var root = el.shadowRoot;
+    while (root && root.firstChild) root.removeChild(root.firstChild);
   }
 
   if (window.customElements && !customElements.get(tag)) {
