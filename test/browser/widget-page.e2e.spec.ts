@@ -200,5 +200,21 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
     await expect.poll(() => lost.page.locator('.clickvote-status').first().textContent(), eventually).toBe('Live counts paused: reconnecting…');
     expect(lost.warnings.filter((text) => /live counts/.test(text))).toHaveLength(1);
     await lost.page.screenshot({ path: path.join(screenshots, 'widget-error-lost-connection.png') });
+    // Back on the network, EventSource reconnects: the message goes and the counts catch up.
+    await call(app, 'POST', '/v1/polls/likes/votes', { key: project.publicKey, body: { target: 'post-1', voter: 'meanwhile', value: 1 } });
+    await context.unrouteAll();
+    await expect.poll(() => lost.page.locator('.clickvote-status').first().textContent(), { timeout: 20_000 }).toBe('');
+    await expect.poll(() => lost.page.getByRole('button', { name: 'Like' }).textContent(), eventually).toContain('1');
+  });
+
+  it('shows counts for humans: 1.2k', async () => {
+    const project: Project = await createProjectOverHttp(app, 'popular', polls);
+    // Secret-key votes are not rate limited; a few at a time keeps the shared machine responsive.
+    for (let first = 0; first < 1234; first += 25) {
+      await Promise.all(Array.from({ length: Math.min(25, 1234 - first) }, (_, i) =>
+        call(app, 'POST', '/v1/polls/likes/votes', { key: project.secretKey, body: { target: 'hit', voter: `fan-${first + i}`, value: 1 } })));
+    }
+    const { page } = await open(await browser.newContext(), publish(project, '<clickvote-buttons poll="likes" target="hit"></clickvote-buttons>'));
+    await expect.poll(() => page.getByRole('button', { name: 'Like' }).textContent(), eventually).toBe('♡ 1.2k');
   });
 });
