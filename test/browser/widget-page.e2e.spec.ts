@@ -110,7 +110,8 @@ describe.skipIf(!available)('the <clickvote-buttons> custom element, in a real b
     const received = () => page.evaluate('window.received') as Promise<{ name: string; tag: string; detail: Record<string, unknown> }[]>;
 
     await expect.poll(received, eventually).toEqual([{ name: 'clickvote:error', tag: 'clickvote-buttons', detail: expect.objectContaining({ poll: 'nope', status: 404 }) }]);
-    expect(warnings.join('\n')).toMatch(/Clickvote: refused \(404/);
+    // Console messages reach the test after the page's own state: polled, not read once.
+    await expect.poll(() => warnings.join('\n'), eventually).toMatch(/Clickvote: refused \(404/);
     await page.getByRole('button', { name: 'Like' }).click();
     await expect.poll(() => pressed(page, 'Like'), eventually).toBe('true');
     await expect.poll(async () => (await received()).map((event) => event.name), eventually).toEqual(['clickvote:error', 'clickvote:change']);
@@ -144,7 +145,8 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
     for (const voter of ['a', 'b', 'c']) await call(app, 'POST', '/v1/polls/stars/votes', { key: project.publicKey, body: { target: 'film-1', voter, value: 3 } });
     const url = publish(project, `${kinds}<style>.themed { --clickvote-accent: rgb(200, 30, 90); }</style><p class="themed">Themed <clickvote-buttons poll="likes" target="post-2"></clickvote-buttons></p>`);
     for (const colorScheme of ['light', 'dark'] as const) {
-      const context = await browser.newContext({ colorScheme });
+      // Reduced motion: the screenshots show settled states, not a count mid-bump.
+      const context = await browser.newContext({ colorScheme, reducedMotion: 'reduce' });
       const { page } = await open(context, url);
       await page.getByRole('button', { name: 'Rate 5 of 5' }).waitFor(eventually);
       expect(await page.locator('[data-clickvote-poll]').evaluateAll((hosts) => hosts.map((host) => host.shadowRoot !== null))).toEqual([true, true, true]);
@@ -178,7 +180,7 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
     const badKey = await open(await browser.newContext(), publish({ ...project, publicKey: 'cv_pk_not-a-key' }, kinds));
     await expect.poll(() => badKey.page.locator('.clickvote-status').allTextContents(), eventually).toEqual(Array(3).fill('Voting is not set up here (bad key)'));
     expect(await badKey.page.locator('[data-clickvote-poll] [aria-live]').count()).toBe(3);
-    expect(badKey.warnings.filter((text) => text.startsWith('Clickvote:'))).toEqual([expect.stringMatching(/refused \(401 unauthenticated\)/)]);
+    await expect.poll(() => badKey.warnings.filter((text) => text.startsWith('Clickvote:')), eventually).toEqual([expect.stringMatching(/refused \(401 unauthenticated\)/)]);
     await badKey.page.screenshot({ path: path.join(screenshots, 'widget-error-bad-key.png') });
 
     const unknown = await open(await browser.newContext(), publish(project, '<div data-clickvote-poll="no-such-poll" data-clickvote-target="x"></div>'));
@@ -198,7 +200,7 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
     await context.route('**/v1/stream?**', (route) => route.abort());
     const lost = await open(context, publish(project, kinds));
     await expect.poll(() => lost.page.locator('.clickvote-status').first().textContent(), eventually).toBe('Live counts paused: reconnecting…');
-    expect(lost.warnings.filter((text) => /live counts/.test(text))).toHaveLength(1);
+    await expect.poll(() => lost.warnings.filter((text) => /live counts/.test(text)), eventually).toHaveLength(1);
     await lost.page.screenshot({ path: path.join(screenshots, 'widget-error-lost-connection.png') });
     // Back on the network, EventSource reconnects: the message goes and the counts catch up.
     await call(app, 'POST', '/v1/polls/likes/votes', { key: project.publicKey, body: { target: 'post-1', voter: 'meanwhile', value: 1 } });

@@ -31,10 +31,10 @@
 
   // Themable from the page through custom properties, which cross the shadow root. Text outside
   // the buttons keeps the page's colour, so a dark widget on a light-only page stays readable.
-  var css = ':host{--cv-accent:var(--clickvote-accent,#2f5bd3);--cv-bg:#fff;--cv-fg:#1d2433;--cv-line:#c4cad8;--cv-muted:#c79a1a;--cv-error:#a4281b;display:inline-block;vertical-align:middle;margin:.25em 0}' +
+  var css = ':host{--cv-accent:var(--clickvote-accent,#2f5bd3);--cv-bg:#fff;--cv-fg:#1d2433;--cv-line:#c4cad8;--cv-muted:#c79a1a;--cv-error:#a4281b;display:inline-block;vertical-align:middle;margin:.25em .75em .25em 0}' +
     '@media (prefers-color-scheme:dark){:host{--cv-accent:var(--clickvote-accent,#7b9bff);--cv-bg:#1c2130;--cv-fg:#e6e9f2;--cv-line:#4a5370;--cv-muted:#d8b44a;--cv-error:#ff9d8c}}' +
     '.cv{display:inline-flex;flex-wrap:wrap;align-items:center;gap:.4em;font:var(--clickvote-size,1rem)/1.2 var(--clickvote-font,system-ui,-apple-system,"Segoe UI",sans-serif);color:inherit}' +
-    'button{font:inherit;color:var(--cv-fg);min-width:2.4em;height:2.2em;padding:0 .7em;border:1px solid var(--cv-line);border-radius:var(--clickvote-radius,.5rem);background:var(--cv-bg);cursor:pointer;transition:background-color .15s,border-color .15s,transform .15s}' +
+    'button{font:inherit;color:var(--cv-fg);min-width:2.4em;height:2.2em;padding:0 .7em;border:1px solid var(--cv-line);border-radius:var(--clickvote-radius,.5rem);background:var(--cv-bg);cursor:pointer;transition:border-color .15s,transform .15s}' +
     'button:hover{border-color:var(--cv-accent)}button:focus-visible{outline:3px solid var(--cv-accent);outline-offset:2px}' +
     'button[aria-pressed=true]{background:var(--cv-accent);border-color:var(--cv-accent);color:#fff}' +
     '.star{min-width:0;padding:0 .1em;border-color:transparent;background:none;font-size:1.3em;height:auto;color:var(--cv-line)}.star.avg{color:var(--cv-muted)}.star.mine{color:var(--cv-accent)}.star[aria-pressed=true]{background:none;border-color:transparent;color:var(--cv-accent);text-decoration:underline}' +
