@@ -133,6 +133,16 @@ describe('one realtime stream for a whole page', () => {
     await stream.close();
   });
 
+  it('keeps apart changes of one target name in two polls, however close together', async () => {
+    const stream = await openPageStream(['likes:shared', 'votes:shared']);
+    await until(() => stream.events.length >= 2);
+    const liked = await castIn('likes', 'shared', 'ann', 1);
+    const voted = await castIn('votes', 'shared', 'ann', -1);
+    await until(() => [liked, voted].every((cast) => stream.events.some((e) => e.data.position === cast.body.position)));
+    expect(stream.events.slice(2).map((e) => [e.data.poll, e.data.sum])).toEqual(expect.arrayContaining([['likes', 1], ['votes', -1]]));
+    await stream.close();
+  });
+
   it.each([
     ['no key', '/v1/stream?subscribe=votes:a', 401],
     ['no pair', '/v1/stream?key=KEY', 400],
