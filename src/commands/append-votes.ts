@@ -7,7 +7,7 @@ import { type Database, isConnectionLost } from '../platform/database.js';
 import { positionColumns, positionFromColumns, positionTokenSql } from '../platform/log-order.js';
 import { lockAndReadBatch } from './lock-vote-batch.js';
 import { type BallotToSave, type BatchPlan, planBatch } from './vote-batch.js';
-import type { VoteCommand, VoteOutcome } from './vote-command.js';
+import type { VoteCommand, VoteOutcome } from '../domain/vote-command.js';
 
 export interface AppendOptions {
   /** How many times a batch is tried when it loses a race (unique violation, deadlock, serialization). */

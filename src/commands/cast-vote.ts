@@ -1,6 +1,6 @@
 import { timeOrderedEventId } from './event-id.js';
 import type { VoteAppender } from './vote-appender.js';
-import type { VoteReceipt } from './vote-command.js';
+import type { VoteReceipt } from '../domain/vote-command.js';
 
 export interface CastVoteInput {
   readonly projectId: string;

@@ -2,9 +2,9 @@ import { type RawBuilder, sql, type Transaction } from 'kysely';
 import { ballotIdOf, idempotencyIdOf, pollIdOf, tallyIdOf } from '../domain/identity-keys.js';
 import type { PollDefinition, PollKind } from '../domain/poll.js';
 import type { Database } from '../platform/database.js';
-import { advisoryLockKey, inLockOrder } from './advisory-locks.js';
+import { advisoryLockKey, inLockOrder } from '../platform/advisory-locks.js';
 import { type BatchState, hasIdempotencyKey, type StoredBallot, type StoredIdempotencyKey } from './vote-batch.js';
-import type { VoteCommand, VoteResult } from './vote-command.js';
+import type { VoteCommand, VoteResult } from '../domain/vote-command.js';
 
 /**
  * What lock_vote_batch returns, one kind of row at a time: each kind fills its own columns and

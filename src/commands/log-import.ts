@@ -1,9 +1,9 @@
 import { Either, ParseResult, Schema } from 'effect';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../platform/database.js';
-import { definitionTables, exportFormat } from '../projections/log-queries/log-export.js';
+import { definitionTables, exportFormat } from '../platform/backup-format.js';
 import { appendVoteBatch } from './append-votes.js';
-import type { VoteCommand } from './vote-command.js';
+import type { VoteCommand } from '../domain/vote-command.js';
 
 export class ImportError extends Error {
   override readonly name = 'ImportError';

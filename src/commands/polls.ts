@@ -1,13 +1,9 @@
 import { type Kysely, sql } from 'kysely';
 import { ClickvoteError } from '../domain/errors.js';
-import { definePollRules, type PollDefinition, type PollKind, sameRules } from '../domain/poll.js';
+import { findPoll, type PollView } from '../catalog/polls.js';
+import { definePollRules, type PollKind, pollNotFound, sameRules } from '../domain/poll.js';
 import type { Database } from '../platform/database.js';
-import { advisoryLockKey } from './advisory-locks.js';
-
-export interface PollView extends PollDefinition {
-  readonly createdAt: Date;
-  readonly archivedAt: Date | null;
-}
+import { advisoryLockKey } from '../platform/advisory-locks.js';
 
 export type PollChange = 'created' | 'updated' | 'unchanged';
 
@@ -67,27 +63,6 @@ export async function archivePoll(db: Kysely<Database>, projectId: string, name:
   });
 }
 
-export async function findPoll(db: Kysely<Database>, projectId: string, name: string): Promise<PollView | undefined> {
-  const row = await db
-    .selectFrom('polls')
-    .selectAll()
-    .where('project_id', '=', projectId)
-    .where('name', '=', name)
-    .executeTakeFirst();
-  return row === undefined ? undefined : toPollView(row);
-}
-
-export async function getPoll(db: Kysely<Database>, projectId: string, name: string): Promise<PollView> {
-  const poll = await findPoll(db, projectId, name);
-  if (poll === undefined) throw pollNotFound(name);
-  return poll;
-}
-
-export async function listPolls(db: Kysely<Database>, projectId: string): Promise<PollView[]> {
-  const rows = await db.selectFrom('polls').selectAll().where('project_id', '=', projectId).orderBy('name').execute();
-  return rows.map(toPollView);
-}
-
 async function countTargets(db: Kysely<Database>, projectId: string, name: string): Promise<number> {
   const row = await db
     .selectFrom('ballots')
@@ -109,19 +84,5 @@ async function pollHasVotes(db: Kysely<Database>, projectId: string, name: strin
   return row !== undefined;
 }
 
-function toPollView(row: { name: string; kind: string; min_value: number; max_value: number; max_targets: number | null; created_at: Date; archived_at: Date | null }): PollView {
-  return {
-    name: row.name,
-    kind: row.kind as PollKind,
-    min: row.min_value,
-    max: row.max_value,
-    maxTargets: row.max_targets,
-    archived: row.archived_at !== null,
-    createdAt: row.created_at,
-    archivedAt: row.archived_at,
-  };
-}
-
-export const pollNotFound = (name: string) => new ClickvoteError('poll_not_found', `Poll "${name}" does not exist.`);
 const pollArchived = (name: string) =>
   new ClickvoteError('poll_archived', `Poll "${name}" is archived; its history stays but it cannot be redefined.`);

@@ -4,7 +4,7 @@ import type { Database } from '../platform/database.js';
 import type { AppendMetrics } from './append-metrics.js';
 import { appendVoteBatch } from './append-votes.js';
 import { defaultIdempotencyKeyTtlSeconds } from './idempotency-keys.js';
-import type { VoteCommand, VoteReceipt } from './vote-command.js';
+import type { VoteCommand, VoteReceipt } from '../domain/vote-command.js';
 
 export interface VoteAppenderOptions {
   /**

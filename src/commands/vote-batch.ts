@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { type BallotEvent, type BallotState, decide, emptyBallot, eventValue, evolve } from '../domain/ballot.js';
 import { ClickvoteError, isClickvoteError } from '../domain/errors.js';
 import { ballotIdOf, idempotencyIdOf, type IdempotencyKeyRef, pollIdOf, tallyIdOf } from '../domain/identity-keys.js';
-import type { PollDefinition } from '../domain/poll.js';
-import type { VoteCommand, VoteOutcome, VoteReceipt, VoteResult } from './vote-command.js';
+import { type PollDefinition, pollNotFound } from '../domain/poll.js';
+import type { VoteCommand, VoteOutcome, VoteReceipt, VoteResult } from '../domain/vote-command.js';
 
 /**
  * The pure middle of a group commit: given the stored state a batch touches, decide every command
@@ -233,4 +233,3 @@ const targetLimitReached = (poll: PollDefinition) =>
     'poll_target_limit_reached',
     `Poll "${poll.name}" takes votes on at most ${poll.maxTargets} targets and has them all; votes on those targets still count.`,
   );
-const pollNotFound = (poll: string) => new ClickvoteError('poll_not_found', `Poll "${poll}" does not exist.`);

@@ -76,3 +76,5 @@ export function describeAllowedValues(rules: PollRules): string {
 export function sameRules(a: PollRules, b: PollRules): boolean {
   return a.kind === b.kind && a.min === b.min && a.max === b.max;
 }
+
+export const pollNotFound = (name: string) => new ClickvoteError('poll_not_found', `Poll "${name}" does not exist.`);

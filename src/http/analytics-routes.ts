@@ -1,7 +1,7 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
-import { getPoll } from '../commands/polls.js';
+import { getPoll } from '../catalog/polls.js';
 import type { Database } from '../platform/database.js';
 import { analyticsRanges, pollActivity } from '../projections/log-queries/analytics.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';

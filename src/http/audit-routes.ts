@@ -1,7 +1,7 @@
 import { Schema } from 'effect';
 import { type Response, Router } from 'express';
 import type { Kysely } from 'kysely';
-import { getPoll } from '../commands/polls.js';
+import { getPoll } from '../catalog/polls.js';
 import { formatPosition, logStart, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 import { exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/log-queries/audit-log.js';

@@ -1,7 +1,8 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
-import { archivePoll, definePoll, getPoll, listPolls, type PollView } from '../commands/polls.js';
+import { getPoll, listPolls, type PollView } from '../catalog/polls.js';
+import { archivePoll, definePoll } from '../commands/polls.js';
 import { maxTargetsLimit, pollKinds } from '../domain/poll.js';
 import type { Database } from '../platform/database.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';

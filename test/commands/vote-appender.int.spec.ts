@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
-import type { VoteReceipt } from '../../src/commands/vote-command.js';
+import type { VoteReceipt } from '../../src/domain/vote-command.js';
 import { ClickvoteError } from '../../src/domain/errors.js';
 import { type TestDatabase, testEngines } from '../support/database.js';
 import { countVoteEvents, givenProjectWithPolls, randomId } from '../support/fixtures.js';

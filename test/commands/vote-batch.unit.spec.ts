@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type BatchState, planBatch, requestHashOf, type StoredBallot } from '../../src/commands/vote-batch.js';
-import type { VoteCommand, VoteOutcome } from '../../src/commands/vote-command.js';
+import type { VoteCommand, VoteOutcome } from '../../src/domain/vote-command.js';
 import { ballotIdOf, idempotencyIdOf, pollIdOf, tallyIdOf } from '../../src/domain/identity-keys.js';
 import type { PollDefinition } from '../../src/domain/poll.js';
 

@@ -1,4 +1,4 @@
-import type { VoteCommand } from '../../commands/vote-command.js';
+import type { VoteCommand } from '../../domain/vote-command.js';
 import { ClickvoteError } from '../../domain/errors.js';
 import type { MemoryTallyStore } from './memory-tally-store.js';
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { advisoryLockKey } from '../../commands/advisory-locks.js';
+import { advisoryLockKey } from '../../platform/advisory-locks.js';
 
 const projectorLockKey = advisoryLockKey('projector', 'tallies');
 

@@ -5,7 +5,7 @@ import { formatPosition, parsePosition } from '../../domain/position.js';
 import type { Database } from '../../platform/database.js';
 import { type LoggedVote, readEventsAfter } from '../log-queries/log-reader.js';
 import { measureLag } from '../log-queries/projection-lag.js';
-import { PollRulesCache } from './poll-rules-cache.js';
+import { PollRulesCache } from '../../catalog/poll-rules-cache.js';
 import type { ProjectorMetrics } from './projector-metrics.js';
 import type { TallyFeed } from '../realtime/tally-feed.js';
 import { foldTallies, type StoredTally, type TallyChange, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';

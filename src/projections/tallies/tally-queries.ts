@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import { findPoll, pollNotFound, type PollView } from '../../commands/polls.js';
+import { findPoll, type PollView } from '../../catalog/polls.js';
 import { ClickvoteError } from '../../domain/errors.js';
 import { pollIdOf } from '../../domain/identity-keys.js';
-import { aPollOf } from '../../domain/poll.js';
+import { aPollOf, pollNotFound } from '../../domain/poll.js';
 import { type RankOrder, rankOrdersFor } from '../../domain/ranking.js';
 import type { Tally } from '../../domain/tally.js';
 import type { Database } from '../../platform/database.js';

@@ -1,4 +1,4 @@
-import type { ClickvoteError } from '../domain/errors.js';
+import type { ClickvoteError } from './errors.js';
 
 /** One cast, change or retraction (value 0) as it reaches the append path. */
 export interface VoteCommand {
