@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { type AuthenticatedProject, type KeyAccess, secretKeyPrefix } from '../commands/projects.js';
+import { type AuthenticatedProject, type KeyAccess, publicKeyPrefix, secretKeyPrefix } from '../commands/projects.js';
 import { ClickvoteError } from '../domain/errors.js';
 import { enforceAllowedOrigins } from './cors.js';
 import type { ProjectKeyCache } from './project-key-cache.js';
@@ -39,7 +39,7 @@ export function requireAdminToken(adminToken: string | undefined): RequestHandle
     if (token === undefined) throw new ClickvoteError('unauthenticated', 'Send the admin token as "Authorization: Bearer <token>".');
     if (expected === undefined) throw new ClickvoteError('forbidden', 'The admin API is off: ADMIN_TOKEN is not set.');
     if (!timingSafeEqual(digest(token), expected)) {
-      const isProjectKey = token.startsWith('cv_pk_') || token.startsWith('cv_sk_');
+      const isProjectKey = token.startsWith(publicKeyPrefix) || token.startsWith(secretKeyPrefix);
       throw isProjectKey
         ? new ClickvoteError('forbidden', 'Project keys cannot use the admin API.')
         : new ClickvoteError('unauthenticated', 'The admin token is not valid.');
