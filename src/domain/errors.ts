@@ -1,12 +1,10 @@
 /**
- * The closed set of things that can go wrong, as the service names them.
- * `src/http/problem.ts` alone decides which HTTP status each one becomes.
+ * The closed set of things that can go wrong, as the service names them (the http layer adds
+ * its own transport codes). `src/http/problem.ts` alone decides which HTTP status each one becomes.
  */
 export type ErrorCode =
   | 'validation_failed'
-  | 'malformed_json'
   | 'malformed_request'
-  | 'unsupported_media_type'
   | 'payload_too_large'
   | 'unauthenticated'
   | 'voter_token_invalid'
@@ -15,7 +13,6 @@ export type ErrorCode =
   | 'key_not_found'
   | 'last_key_of_kind'
   | 'rate_limited'
-  | 'route_not_found'
   | 'poll_not_found'
   | 'poll_archived'
   | 'poll_definition_conflict'
@@ -36,11 +33,12 @@ export interface FieldProblem {
   readonly message: string;
 }
 
-export class ClickvoteError extends Error {
+/** `Code` widens only at the http layer, which adds its transport codes. */
+export class ClickvoteError<Code extends string = ErrorCode> extends Error {
   override readonly name = 'ClickvoteError';
 
   constructor(
-    readonly code: ErrorCode,
+    readonly code: NoInfer<Code>,
     message: string,
     readonly fieldProblems: readonly FieldProblem[] = [],
     /** Extra members of the problem document (RFC 9457 extensions) a client can act on. */

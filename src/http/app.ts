@@ -3,7 +3,6 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { VoteAppender } from '../commands/vote-appender.js';
-import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
 import type { ProjectionAdmin } from '../projections/operations/projection-admin.js';
 import type { TallyQueries } from '../projections/tallies/tally-queries.js';
@@ -20,7 +19,7 @@ import { healthRoutes, type Readiness } from './health-routes.js';
 import { internalPaths, notServedHere } from './internal-app.js';
 import { httpMetrics } from './http-metrics.js';
 import { pollRoutes } from './poll-routes.js';
-import { problemHandler } from './problem.js';
+import { problemHandler, transportError } from './problem.js';
 import { ProjectKeyCache } from './project-key-cache.js';
 import { projectRoutes } from './project-routes.js';
 import { projectSettingsRoutes } from './project-settings-routes.js';
@@ -95,7 +94,7 @@ export function createApp(deps: AppDependencies): Express {
   }
   if (deps.projections !== undefined) app.use(adminRoutes(adminToken, deps.projections));
   app.use(() => {
-    throw new ClickvoteError('route_not_found', 'There is no such route; see the README for the API.');
+    throw transportError('route_not_found', 'There is no such route; see the README for the API.');
   });
   app.use(problemHandler);
   return app;

@@ -1,9 +1,8 @@
 import express, { type Express } from 'express';
-import { ClickvoteError } from '../domain/errors.js';
 import { adminRoutes } from './admin-routes.js';
 import type { AppDependencies } from './app.js';
 import { healthRoutes } from './health-routes.js';
-import { problemHandler } from './problem.js';
+import { problemHandler, transportError } from './problem.js';
 import { projectRoutes } from './project-routes.js';
 import { requestLog } from './request-log.js';
 
@@ -11,7 +10,7 @@ import { requestLog } from './request-log.js';
 export const internalPaths = ['/metrics', '/v1/admin/*rest', '/v1/projects'];
 
 export const notServedHere = (): never => {
-  throw new ClickvoteError('route_not_found', 'There is no such route; see the README for the API.');
+  throw transportError('route_not_found', 'There is no such route; see the README for the API.');
 };
 
 /** The app on INTERNAL_PORT: health, metrics and the admin API (projects and projections). */

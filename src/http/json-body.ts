@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import { ClickvoteError } from '../domain/errors.js';
+import { transportError } from './problem.js';
 
 export const maxBodyBytes = 16 * 1024;
 /** No request nests deeper than three levels; deeper bodies are refused before Schema walks them. */
@@ -26,8 +27,8 @@ export const jsonBody: RequestHandler[] = [
   (req, _res, next) => {
     if (!hasBody(req.headers)) return next();
     const contentType = req.get('content-type');
-    if (contentType === undefined) throw new ClickvoteError('unsupported_media_type', 'Send the body as application/json.');
-    if (!req.is('application/json')) throw new ClickvoteError('unsupported_media_type', `Send the body as application/json, not ${contentType}.`);
+    if (contentType === undefined) throw transportError('unsupported_media_type', 'Send the body as application/json.');
+    if (!req.is('application/json')) throw transportError('unsupported_media_type', `Send the body as application/json, not ${contentType}.`);
     next();
   },
   parseJson,

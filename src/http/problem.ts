@@ -2,8 +2,15 @@ import type { ErrorRequestHandler, Response } from 'express';
 import { ClickvoteError, type ErrorCode, isClickvoteError } from '../domain/errors.js';
 import { isConnectionLost } from '../platform/database.js';
 
+/** What can go wrong with a request before the service looks at it: the http layer's own codes. */
+export type TransportErrorCode = 'malformed_json' | 'route_not_found' | 'unsupported_media_type';
+export type ProblemCode = ErrorCode | TransportErrorCode;
+export type Problem = ClickvoteError<ProblemCode>;
+
+export const transportError = (code: TransportErrorCode, message: string): Problem => new ClickvoteError<ProblemCode>(code, message);
+
 /** The one place where error codes become HTTP statuses (RFC 9457 problem documents). */
-const problems: Record<ErrorCode, { status: number; title: string }> = {
+const problems: Record<ProblemCode, { status: number; title: string }> = {
   validation_failed: { status: 400, title: 'The request is not valid' },
   malformed_json: { status: 400, title: 'The body is not valid JSON' },
   malformed_request: { status: 400, title: 'The request is malformed' },
@@ -33,11 +40,11 @@ const problems: Record<ErrorCode, { status: number; title: string }> = {
   over_capacity: { status: 503, title: 'This server is at capacity' },
 };
 
-export function statusOf(code: ErrorCode): number {
+export function statusOf(code: ProblemCode): number {
   return problems[code].status;
 }
 
-export function sendProblem(res: Response, error: ClickvoteError): void {
+export function sendProblem(res: Response, error: Problem): void {
   const { status, title } = problems[error.code];
   res.locals.problem = error.code;
   // A rate limit knows when its window ends and says so before throwing; the rest retry after a second.
@@ -56,7 +63,7 @@ export function sendProblem(res: Response, error: ClickvoteError): void {
     });
 }
 
-const bodyParserErrors: Record<string, ErrorCode> = {
+const bodyParserErrors: Record<string, ProblemCode> = {
   'entity.too.large': 'payload_too_large',
   'entity.parse.failed': 'malformed_json',
   'encoding.unsupported': 'unsupported_media_type',
@@ -64,21 +71,21 @@ const bodyParserErrors: Record<string, ErrorCode> = {
 };
 
 /** Turns anything thrown below into a ClickvoteError; unknown failures become `internal`. */
-export function toClickvoteError(error: unknown): ClickvoteError {
+export function toClickvoteError(error: unknown): Problem {
   if (isClickvoteError(error)) return error;
   if (isConnectionLost(error)) {
     return new ClickvoteError('database_unavailable', 'The database connection was lost before this request was answered; send it again shortly.');
   }
   const { type, status } = (error ?? {}) as { type?: string; status?: number };
   const bodyCode = type === undefined ? undefined : bodyParserErrors[type];
-  if (bodyCode !== undefined) return new ClickvoteError(bodyCode, describeBodyError(bodyCode));
+  if (bodyCode !== undefined) return new ClickvoteError<ProblemCode>(bodyCode, describeBodyError(bodyCode));
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new ClickvoteError('malformed_request', error instanceof Error ? error.message : 'Malformed request.');
   }
   return new ClickvoteError('internal', 'Something went wrong on our side; the request id helps find it in the logs.');
 }
 
-function describeBodyError(code: ErrorCode): string {
+function describeBodyError(code: ProblemCode): string {
   switch (code) {
     case 'payload_too_large':
       return 'Request bodies are limited to 16 KiB.';
