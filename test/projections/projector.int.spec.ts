@@ -11,6 +11,7 @@ import type { CheckpointMove, TallyStore } from '../../src/projections/tallies/t
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
+import { overriding } from '../support/tally-stores.js';
 import { castRandomVotes, expectTalliesToMatchLog, projectToHead } from '../support/votes.js';
 
 const logger = pino({ level: 'silent' });
@@ -65,8 +66,8 @@ describe('the projector', () => {
     await expectTalliesToMatchLog(database.db, store, projectId);
   });
 
-  it('never skips an event whose transaction commits after a later position', async () => {
-    if (database.url === undefined) return; // PGlite has one session: no concurrent transactions
+  it('never skips an event whose transaction commits after a later position', async (context) => {
+    if (database.url === undefined) context.skip('PGlite has one session: no concurrent transactions');
     const [early, late] = [new pg.Client({ connectionString: database.url }), new pg.Client({ connectionString: database.url })];
     await Promise.all([early.connect(), late.connect()]);
     const insert = (client: pg.Client, voter: string) =>
@@ -117,15 +118,14 @@ describe('the projector', () => {
  */
 function withoutCheckpoint(inner: TallyStore): TallyStore {
   let replaying = true;
-  return {
-    ...passThrough(inner),
+  return overriding(inner, {
     applyChanges: async (changes, move) => {
       const from = replaying ? await inner.readCheckpoint() : move.from;
       replaying = false;
       await inner.applyChanges(changes, { from, to: move.to });
     },
     readCheckpoint: async () => (replaying ? undefined : inner.readCheckpoint()),
-  };
+  });
 }
 
 /**
@@ -139,8 +139,7 @@ function crashingAtRandom(inner: TallyStore): { store: TallyStore; crashed: bool
     state.crashed = true;
     throw new Error('simulated crash');
   };
-  state.store = {
-    ...passThrough(inner),
+  state.store = overriding(inner, {
     applyChanges: async (changes: readonly TallyChange[], move: CheckpointMove) => {
       if (state.crashed) crash();
       const dice = Math.random();
@@ -155,7 +154,7 @@ function crashingAtRandom(inner: TallyStore): { store: TallyStore; crashed: bool
       await inner.applyChanges(changes, move);
       if (dice < 0.6) crash();
     },
-  };
+  });
   return state;
 }
 
@@ -164,19 +163,4 @@ async function applySome(inner: TallyStore, changes: readonly TallyChange[], fro
   if (inner instanceof RedisTallyStore) return inner.applyTallies(changes, from);
   if (inner instanceof MemoryTallyStore) return inner.applyTallies(changes);
   throw new Error('a store of an unknown kind');
-}
-
-/** Every method of the store as it is, to override a few. */
-function passThrough(inner: TallyStore): TallyStore {
-  return {
-    followLiveGeneration: () => inner.followLiveGeneration(),
-    claimWriter: (epoch) => inner.claimWriter(epoch),
-    loadTallies: (keys) => inner.loadTallies(keys),
-    applyChanges: (changes, move) => inner.applyChanges(changes, move),
-    readCheckpoint: () => inner.readCheckpoint(),
-    readTallies: (poll, targets, voter) => inner.readTallies(poll, targets, voter),
-    readTop: (poll, order, limit) => inner.readTop(poll, order, limit),
-    readTalliesWithCheckpoint: (poll, targets, voter) => inner.readTalliesWithCheckpoint(poll, targets, voter),
-    readTopWithCheckpoint: (poll, order, limit) => inner.readTopWithCheckpoint(poll, order, limit),
-  };
 }

@@ -9,11 +9,11 @@ import { Projector } from '../../src/projections/tallies/projector.js';
 import { beginRebuild, RebuildInProgressError, rebuildTallies } from '../../src/projections/operations/rebuild.js';
 import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
 import { liveGeneration, RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
-import type { TallyStore } from '../../src/projections/tallies/tally-store.js';
 import { verifyTallies } from '../../src/projections/operations/verify-tallies.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
+import { overriding } from '../support/tally-stores.js';
 import { castRandomVotes, expectTalliesToMatchLog, projectToHead } from '../support/votes.js';
 
 const run = promisify(execFile);
@@ -162,20 +162,12 @@ describe('tally rebuild and verify', () => {
     // A rebuild that died half way: its generation holds part of the log and its state says so.
     const half = RedisTallyStore.forRebuild(redis!.client, prefix, 2, 1);
     let batches = 0;
-    const dying: TallyStore = {
-      loadTallies: (keys) => half.loadTallies(keys),
-      claimWriter: (epoch) => half.claimWriter(epoch),
-      readCheckpoint: () => half.readCheckpoint(),
-      readTallies: (poll, targets, voter) => half.readTallies(poll, targets, voter),
-      readTop: (poll, order, limit) => half.readTop(poll, order, limit),
-      readTalliesWithCheckpoint: (poll, targets, voter) => half.readTalliesWithCheckpoint(poll, targets, voter),
-      readTopWithCheckpoint: (poll, order, limit) => half.readTopWithCheckpoint(poll, order, limit),
-      followLiveGeneration: () => half.followLiveGeneration(),
+    const dying = overriding(half, {
       applyChanges: async (changes, move) => {
         if ((batches += 1) > 2) throw new Error('killed');
         await half.applyChanges(changes, move);
       },
-    };
+    });
     await redis!.client.hSet(RedisKeys.rebuildStateKey(prefix), { generation: '2', status: 'rebuilding' });
     await expect(new Projector({ db: database.db, store: dying, logger, batchSize: 20, pollIntervalMs: 50 }).catchUp()).rejects.toThrow('killed');
     expect(await liveGeneration(redis!.client, prefix)).toBe(1);
