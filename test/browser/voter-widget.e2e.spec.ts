@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, startThirdPartySite, type ThirdPartySite } from '../support/third-party-site.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 import { signJwt, voterClaims } from '../support/voter-tokens.js';
 
@@ -16,9 +15,8 @@ type Project = { id: string; publicKey: string; secretKey: string };
 let app: TestApp;
 let browser: Browser;
 /** Another site, on another origin, that embeds the widget: pages by path. */
-let site: Server;
+let site: ThirdPartySite;
 let siteOrigin: string;
-const pages = new Map<string, string>();
 /** How long to wait for the browser and the server on a busy machine; a bound, never a measure. */
 const eventually = { timeout: 10_000 };
 
@@ -26,13 +24,9 @@ beforeAll(async () => {
   if (!available) return;
   mkdirSync(screenshots, { recursive: true });
   app = await startTestApp();
-  site = createServer((req, res) => {
-    const page = pages.get(req.url ?? '');
-    res.writeHead(page === undefined ? 404 : 200, { 'content-type': 'text/html' }).end(page ?? 'not found');
-  }).listen(0, '127.0.0.1');
-  await new Promise((resolve) => site.once('listening', resolve));
-  siteOrigin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  site = await startThirdPartySite();
+  siteOrigin = site.origin;
+  browser = await launchChromium(chromiumPath);
 }, 60_000);
 
 afterAll(async () => {
@@ -51,7 +45,7 @@ async function projectWith(name: string, settings: Record<string, unknown>): Pro
 async function openPage(context: BrowserContext, project: Project, targets: string[], attributes = '') {
   const url = `/${Math.random().toString(36).slice(2)}`;
   const widgets = targets.map((target) => `<div data-clickvote-poll="likes" data-clickvote-target="${target}" ${attributes}></div>`).join('\n');
-  pages.set(url, `<!doctype html><html><body>${widgets}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
+  site.pages.set(url, `<!doctype html><html><body>${widgets}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
   const page = await context.newPage();
   const warnings: string[] = [];
   page.on('console', (message) => warnings.push(message.text()));

@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, startThirdPartySite, type ThirdPartySite } from '../support/third-party-site.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -15,9 +14,8 @@ type Project = { id: string; publicKey: string; secretKey: string };
 let app: TestApp;
 let browser: Browser;
 /** A blog on another origin that embeds the widget: pages by path. */
-let site: Server;
+let site: ThirdPartySite;
 let siteOrigin: string;
-const pages = new Map<string, string>();
 /** How long to wait for the browser and the server on a busy machine; a bound, never a measure. */
 const eventually = { timeout: 10_000 };
 const polls = { likes: { kind: 'like' }, votes: { kind: 'updown' }, stars: { kind: 'rating', min: 1, max: 5 } };
@@ -26,13 +24,9 @@ beforeAll(async () => {
   if (!available) return;
   mkdirSync(screenshots, { recursive: true });
   app = await startTestApp();
-  site = createServer((req, res) => {
-    const page = pages.get(req.url ?? '');
-    res.writeHead(page === undefined ? 404 : 200, { 'content-type': 'text/html' }).end(page ?? 'not found');
-  }).listen(0, '127.0.0.1');
-  await new Promise((resolve) => site.once('listening', resolve));
-  siteOrigin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  site = await startThirdPartySite();
+  siteOrigin = site.origin;
+  browser = await launchChromium(chromiumPath);
 }, 60_000);
 
 afterAll(async () => {
@@ -44,7 +38,7 @@ afterAll(async () => {
 /** Publishes a page on the blog with this body and the widget's script tag; returns its URL. */
 function publish(project: Project, body: string): string {
   const url = `/${Math.random().toString(36).slice(2)}`;
-  pages.set(url, `<!doctype html><html><head><meta charset="utf-8"><meta name="color-scheme" content="light dark"></head><body style="font-family:Georgia,serif;max-width:40rem;margin:2rem auto">${body}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
+  site.pages.set(url, `<!doctype html><html><head><meta charset="utf-8"><meta name="color-scheme" content="light dark"></head><body style="font-family:Georgia,serif;max-width:40rem;margin:2rem auto">${body}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
   return siteOrigin + url;
 }
 
