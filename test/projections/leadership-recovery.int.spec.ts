@@ -79,3 +79,18 @@ describe('projector leadership when its lock session is terminated', () => {
     expect(contenders.map((c) => c.current)).toEqual([false, false]);
   });
 });
+
+describe('projector leadership told to stop', () => {
+  it('returns when stopped while still connecting (pg never settles a connect() that end() interrupted)', async (context) => {
+    if (database.url === undefined) context.skip('PGlite has no lock sessions to wait on');
+    const stop = new AbortController();
+    let terms = 0;
+    const leading = new PostgresLeadership(database.url!, pino({ level: 'silent' }), { retryMs: 100 }).lead(async () => {
+      terms += 1;
+    }, stop.signal);
+    stop.abort(); // the connection is being opened right now
+    const settled = await Promise.race([leading.then(() => 'returned'), new Promise((resolve) => setTimeout(resolve, 15_000, 'still running'))]);
+    expect(settled).toBe('returned');
+    expect(terms).toBe(0);
+  });
+});

@@ -33,13 +33,18 @@ export class PostgresLeadership {
   async lead(work: (termEnded: AbortSignal, nextEpoch: (floor: number) => Promise<number>) => Promise<void>, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       const term = this.openTerm();
-      // A standby stops waiting for the lock at once; a leader finishes its work first.
+      let connected = false;
+      // A standby stops waiting for the lock at once; a leader finishes its work first. Not while
+      // connecting: pg never settles a connect() that end() interrupted, so that case is checked
+      // once connected.
       const stopWaiting = () => {
-        if (!term.leading) void term.client.end().catch(() => {});
+        if (connected && !term.leading) void term.client.end().catch(() => {});
       };
       signal.addEventListener('abort', stopWaiting);
       try {
         await term.client.connect();
+        connected = true;
+        if (signal.aborted) return;
         this.logger.info('projector waiting for leadership');
         await term.client.query('select pg_advisory_lock($1::bigint)', [projectorLockKey]);
         term.leading = true;
