@@ -160,8 +160,8 @@ async function appendExactly(db: Kysely<Database>, batch: readonly { line: numbe
 
 async function assertEmpty(db: Kysely<Database>, tables: readonly string[]): Promise<void> {
   for (const table of ['vote_events', ...tables]) {
-    const { rows } = await sql<{ any: boolean }>`select exists (select 1 from ${sql.table(table)}) as any`.execute(db);
-    if (rows[0]!.any) throw new ImportError(`the database is not empty (table ${table} has rows): import into a new, migrated database`);
+    const { rows } = await sql<{ has_rows: boolean }>`select exists (select 1 from ${sql.table(table)}) as has_rows`.execute(db);
+    if (rows[0]!.has_rows) throw new ImportError(`the database is not empty (table ${table} has rows): import into a new, migrated database`);
   }
 }
 

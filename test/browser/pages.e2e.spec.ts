@@ -1,14 +1,10 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium, screenshots } from '../support/browser.js';
 import { call, startTestApp, type TestApp } from '../support/app.js';
 
-/** Debian's chromium, which .ci/run installs with apt; Playwright downloads no browser. */
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const screenshots = path.resolve(import.meta.dirname, '../../test-output');
-const available = existsSync(chromiumPath);
-if (!available) console.warn(`\n*** ${chromiumPath} not found: browser tests are SKIPPED (apt-get install chromium) ***\n`);
+const available = chromiumAvailable('browser tests');
 
 let app: TestApp;
 let browser: Browser;
@@ -17,12 +13,8 @@ const refusedByPolicy: string[] = [];
 
 beforeAll(async () => {
   if (!available) return;
-  mkdirSync(screenshots, { recursive: true });
   app = await startTestApp({ demo: true });
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

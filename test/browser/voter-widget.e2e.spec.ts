@@ -1,15 +1,12 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startThirdPartySite, type ThirdPartySite } from '../support/third-party-site.js';
+import { chromiumAvailable, launchChromium, screenshots } from '../support/browser.js';
+import { startThirdPartySite, type ThirdPartySite } from '../support/third-party-site.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 import { signJwt, voterClaims } from '../support/voter-tokens.js';
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const screenshots = path.resolve(import.meta.dirname, '../../test-output');
-const available = existsSync(chromiumPath);
-if (!available) console.warn(`\n*** ${chromiumPath} not found: widget token browser tests are SKIPPED (apt-get install chromium) ***\n`);
+const available = chromiumAvailable('widget token browser tests');
 
 type Project = { id: string; publicKey: string; secretKey: string };
 let app: TestApp;
@@ -22,11 +19,10 @@ const eventually = { timeout: 10_000 };
 
 beforeAll(async () => {
   if (!available) return;
-  mkdirSync(screenshots, { recursive: true });
   app = await startTestApp();
   site = await startThirdPartySite();
   siteOrigin = site.origin;
-  browser = await launchChromium(chromiumPath);
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -1,6 +1,5 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
 
 /** A site on another origin than the API, as a blog that embeds the widget would be: pages by path. */
 export interface ThirdPartySite {
@@ -17,12 +16,4 @@ export async function startThirdPartySite(): Promise<ThirdPartySite> {
   }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, pages, close: () => server.close() };
-}
-
-/** Debian's Chromium with the flags this machine's closed network needs (no background requests). */
-export function launchChromium(executablePath: string): Promise<Browser> {
-  return chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
 }
