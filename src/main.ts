@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { PollCache } from './catalog/poll-cache.js';
 import { newVotesChannel } from './commands/append-votes.js';
 import { createAppendMetrics } from './commands/append-metrics.js';
 import { type DemoProject, ensureDemoProject } from './commands/demo-project.js';
@@ -42,9 +43,11 @@ async function main(): Promise<void> {
   const readSide = await openReadSide(config.REDIS_URL, config.REDIS_KEY_PREFIX, logger);
   const runsApi = config.ROLE !== 'projector';
   const runsProjector = config.ROLE !== 'api';
+  const polls = new PollCache(database.db, { cacheMs: 5000 });
 
   const projector = new Projector({
     db: database.db,
+    polls,
     store: readSide.store,
     feed: readSide.feed,
     metrics: createProjectorMetrics(registry),
@@ -74,8 +77,7 @@ async function main(): Promise<void> {
   const queries =
     hub === undefined
       ? undefined
-      : new TallyQueries(database.db, readSide.store, {
-          pollCacheMs: 5000,
+      : new TallyQueries(polls, readSide.store, {
           progress: new ProjectionProgress(() => readSide.store.readCheckpoint(), (listener) => hub.follow(listener), { maxWaiters: config.MIN_POSITION_MAX_WAITERS }),
         });
 

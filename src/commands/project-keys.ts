@@ -1,11 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import { hashKey, publicKeyPrefix, secretKeyPrefix } from '../catalog/project-keys.js';
 import { ClickvoteError } from '../domain/errors.js';
 import type { KeyAccess } from '../domain/voter-policy.js';
 import type { Database } from '../platform/database.js';
-
-export const publicKeyPrefix = 'cv_pk_';
-export const secretKeyPrefix = 'cv_sk_';
 
 export interface NewKey {
   readonly fingerprint: string;
@@ -14,40 +12,12 @@ export interface NewKey {
   readonly key: string;
 }
 
-export interface KeyView {
-  readonly fingerprint: string;
-  readonly kind: KeyAccess;
-  readonly createdAt: Date;
-  readonly lastUsedAt: Date | null;
-}
-
-export function accessOfKey(key: string): KeyAccess | undefined {
-  return key.startsWith(secretKeyPrefix) ? 'secret' : key.startsWith(publicKeyPrefix) ? 'public' : undefined;
-}
-
-// Keys carry 144 to 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
-}
-
 /** Creates a key and stores its hash; the key itself is in the answer only. */
 export async function addProjectKey(db: Kysely<Database> | Transaction<Database>, projectId: string, kind: KeyAccess, now = new Date()): Promise<NewKey> {
   const key = kind === 'secret' ? secretKeyPrefix + randomBytes(32).toString('base64url') : publicKeyPrefix + randomBytes(18).toString('base64url');
   const fingerprint = `${key.slice(0, secretKeyPrefix.length)}${createHash('sha256').update(`fingerprint:${key}`).digest('hex').slice(0, 12)}`;
   await db.insertInto('project_keys').values({ fingerprint, project_id: projectId, kind, key_hash: hashKey(key), created_at: now }).execute();
   return { fingerprint, kind, key };
-}
-
-export async function listProjectKeys(db: Kysely<Database>, projectId: string): Promise<KeyView[]> {
-  const rows = await db
-    .selectFrom('project_keys')
-    .select(['fingerprint', 'kind', 'created_at', 'last_used_at'])
-    .where('project_id', '=', projectId)
-    .where('revoked_at', 'is', null)
-    .orderBy('created_at')
-    .orderBy('fingerprint')
-    .execute();
-  return rows.map((row) => ({ fingerprint: row.fingerprint, kind: row.kind, createdAt: row.created_at, lastUsedAt: row.last_used_at }));
 }
 
 /**
@@ -65,16 +35,4 @@ export async function revokeProjectKey(db: Kysely<Database>, projectId: string, 
     }
     await tx.updateTable('project_keys').set({ revoked_at: now }).where('fingerprint', '=', fingerprint).execute();
   });
-}
-
-/** Writes the latest use of each key seen, one statement for all of them; never moves a time back. */
-export async function recordKeyUse(db: Kysely<Database>, lastUse: ReadonlyMap<string, Date>): Promise<void> {
-  if (lastUse.size === 0) return;
-  const fingerprints = [...lastUse.keys()];
-  const times = fingerprints.map((fingerprint) => lastUse.get(fingerprint)!.toISOString());
-  await sql`
-    update project_keys k set last_used_at = u.used_at
-    from unnest(${fingerprints}::text[], ${times}::timestamptz[]) as u(fingerprint, used_at)
-    where k.fingerprint = u.fingerprint and (k.last_used_at is null or k.last_used_at < u.used_at)
-  `.execute(db);
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { ClickvoteError } from '../domain/errors.js';
 import { identifierProblem } from '../domain/identifiers.js';
-import type { TokenKey } from './projects.js';
+import type { TokenKey } from '../catalog/projects.js';
 
 export const maxVoterTokenSeconds = 30 * 24 * 3600;
 /** Clocks of the site's backend and of this service may differ by this much. */

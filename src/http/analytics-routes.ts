@@ -2,10 +2,10 @@ import { Schema } from 'effect';
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import { getPoll } from '../catalog/polls.js';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
 import type { Database } from '../platform/database.js';
 import { analyticsRanges, pollActivity } from '../projections/log-queries/analytics.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, PollName } from './validation.js';
 
 const Params = Schema.Struct({ poll: PollName });

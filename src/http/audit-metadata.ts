@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Request } from 'express';
-import type { AuthenticatedProject } from '../commands/projects.js';
+import type { AuthenticatedProject } from '../catalog/projects.js';
 
 const maxUserAgentLength = 200;
 const maxRememberedAddresses = 10_000;

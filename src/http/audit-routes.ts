@@ -2,12 +2,12 @@ import { Schema } from 'effect';
 import { type Response, Router } from 'express';
 import type { Kysely } from 'kysely';
 import { getPoll } from '../catalog/polls.js';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
 import { formatPosition, logStart, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 import { exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/log-queries/audit-log.js';
 import { toTallyView } from '../projections/tallies/tally-view.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, Instant, PollName } from './validation.js';
 
 const Cursor = Schema.String.pipe(Schema.filter((cursor) => decodeCursor(cursor) !== undefined || 'must be a cursor from a previous page'));

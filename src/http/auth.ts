@@ -1,9 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { type AuthenticatedProject, type KeyAccess, publicKeyPrefix, secretKeyPrefix } from '../commands/projects.js';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
+import { publicKeyPrefix, secretKeyPrefix } from '../catalog/project-keys.js';
+import type { AuthenticatedProject } from '../catalog/projects.js';
 import { ClickvoteError } from '../domain/errors.js';
+import type { KeyAccess } from '../domain/voter-policy.js';
 import { enforceAllowedOrigins } from './cors.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer +(\S+) *$/i.exec(header ?? '');

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type { AuthenticatedProject } from '../commands/projects.js';
+import type { AuthenticatedProject } from '../catalog/projects.js';
 import { ClickvoteError } from '../domain/errors.js';
 
 /**

@@ -1,13 +1,13 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
 import { retractBallots } from '../commands/moderation.js';
 import type { VoteAppender } from '../commands/vote-appender.js';
 import { ClickvoteError } from '../domain/errors.js';
 import type { Database } from '../platform/database.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import { jsonBody } from './json-body.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, PollName } from './validation.js';
 
 const Instant = Schema.Date.annotations({ message: () => 'must be an ISO 8601 date and time' });

@@ -2,11 +2,11 @@ import { Schema } from 'effect';
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import { getPoll, listPolls, type PollView } from '../catalog/polls.js';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
 import { archivePoll, definePoll } from '../commands/polls.js';
 import { maxTargetsLimit, pollKinds } from '../domain/poll.js';
 import type { Database } from '../platform/database.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 import { jsonBody } from './json-body.js';
 import { decodeInput, PollName } from './validation.js';
 

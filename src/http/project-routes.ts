@@ -1,7 +1,8 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
-import { createProject, listProjects } from '../commands/projects.js';
+import { listProjects } from '../catalog/projects.js';
+import { createProject } from '../commands/projects.js';
 import { textProblem } from '../domain/identifiers.js';
 import type { Database } from '../platform/database.js';
 import { requireAdminToken } from './auth.js';

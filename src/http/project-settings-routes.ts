@@ -1,14 +1,17 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
-import { addProjectKey, listProjectKeys, revokeProjectKey } from '../commands/project-keys.js';
-import { readProjectSettings, updateProjectSettings } from '../commands/projects.js';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
+import { listProjectKeys } from '../catalog/project-keys.js';
+import { readProjectSettings } from '../catalog/projects.js';
+import type { KeyUseRecorder } from '../commands/key-use.js';
+import { addProjectKey, revokeProjectKey } from '../commands/project-keys.js';
+import { updateProjectSettings } from '../commands/projects.js';
 import { effectiveRateLimits, maxRateLimit, type RateLimitSettings } from '../domain/rate-limit-settings.js';
 import { voterPolicies } from '../domain/voter-policy.js';
 import type { Database } from '../platform/database.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import { jsonBody } from './json-body.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput } from './validation.js';
 
 export interface DeploymentRateLimits {
@@ -29,12 +32,12 @@ const CreateKeyBody = Schema.Struct({ kind: Schema.Literal('public', 'secret') }
 const KeyParams = Schema.Struct({ fingerprint: Schema.String.pipe(Schema.pattern(/^cv_[ps]k_[0-9a-f]{12}$/, { message: () => 'must be a key fingerprint such as cv_pk_0123456789ab' })) });
 
 /** The settings and keys of the project whose secret key is used ("current"). */
-export function projectSettingsRoutes(db: Kysely<Database>, keys: ProjectKeyCache, limits: DeploymentRateLimits): Router {
+export function projectSettingsRoutes(db: Kysely<Database>, keys: ProjectKeyCache, keyUses: KeyUseRecorder, limits: DeploymentRateLimits): Router {
   const router = Router();
   const secretKey = requireProjectKey(keys, 'secret');
 
   const currentSettings = async (projectId: string) => {
-    await keys.flushKeyUse();
+    await keyUses.flush();
     const [settings, projectKeys] = await Promise.all([readProjectSettings(db, projectId), listProjectKeys(db, projectId)]);
     return {
       ...settings,

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { AuthenticatedProject } from '../commands/projects.js';
+import type { AuthenticatedProject } from '../catalog/projects.js';
 import { ClickvoteError } from '../domain/errors.js';
 import { defaultRateLimits, effectiveRateLimits, type RateLimitName, type RateLimitSettings, rateLimitWindowSeconds } from '../domain/rate-limit-settings.js';
 import type { RedisClient } from '../platform/redis.js';

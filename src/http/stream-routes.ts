@@ -1,13 +1,13 @@
 import { Schema } from 'effect';
 import { type Request, type Response, Router } from 'express';
 import { Gauge, type Registry } from 'prom-client';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
 import { TallyCoalescer } from '../projections/realtime/tally-coalescer.js';
 import type { TallyStreamHub } from '../projections/realtime/tally-stream-hub.js';
 import type { TallyQueries } from '../projections/tallies/tally-queries.js';
 import { type TallyView, toTallyView } from '../projections/tallies/tally-view.js';
 import type { StreamCapacity } from './stream-capacity.js';
 import { authenticatedProject, publicKeyFromQuery, requireProjectKey } from './auth.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 import { maxBatchTargets } from './tally-routes.js';
 import { decodeInput, Identifier, PollName, Targets } from './validation.js';
 

@@ -1,10 +1,10 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
 import { parsePosition } from '../domain/position.js';
 import { rankOrders } from '../domain/ranking.js';
 import type { TallyQueries } from '../projections/tallies/tally-queries.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 import { decodeInput, Identifier, PollName, Targets } from './validation.js';
 import { voterForRead } from './voter-identity.js';
 

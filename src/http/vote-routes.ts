@@ -1,10 +1,10 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
 import { castVote } from '../commands/cast-vote.js';
 import type { VoteAppender } from '../commands/vote-appender.js';
 import type { AuditMetadata, ClientAddressHash } from './audit-metadata.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 import { jsonBody } from './json-body.js';
 import type { RateLimits } from './rate-limits.js';
 import { voterForVote } from './voter-identity.js';

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { AuthenticatedProject } from '../commands/projects.js';
+import type { AuthenticatedProject } from '../catalog/projects.js';
 import { verifyVoterToken } from '../commands/voter-tokens.js';
 import { ClickvoteError } from '../domain/errors.js';
 import { needsVoterToken, type VoterClaim, voterToReadAs, voterToVoteAs } from '../domain/voter-policy.js';

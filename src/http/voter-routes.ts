@@ -1,11 +1,11 @@
 import { Schema } from 'effect';
 import { Router } from 'express';
+import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
 import { maxVoterTokenSeconds, randomVoterId, signVoterToken, type VoterToken } from '../commands/voter-tokens.js';
 import { ClickvoteError } from '../domain/errors.js';
 import type { ClientAddressHash } from './audit-metadata.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
 import { jsonBody } from './json-body.js';
-import type { ProjectKeyCache } from './project-key-cache.js';
 import type { RateLimits } from './rate-limits.js';
 import { decodeInput, Identifier } from './validation.js';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Response } from 'express';
 import { describe, expect, it } from 'vitest';
-import type { AuthenticatedProject } from '../../src/commands/projects.js';
+import type { AuthenticatedProject } from '../../src/catalog/projects.js';
 import { RateLimits } from '../../src/http/rate-limits.js';
 import { connectRedis } from '../../src/platform/redis.js';
 import { freePort } from '../support/redis.js';

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Migrator, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findProjectByKey } from '../../src/commands/projects.js';
+import { findProjectByKey } from '../../src/catalog/projects.js';
 import { migrations } from '../../migrations/index.js';
 import { type TestDatabase, testEngines } from '../support/database.js';
 

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { PollCache } from '../../src/catalog/poll-cache.js';
 import { createAppendMetrics } from '../../src/commands/append-metrics.js';
 import { definePoll } from '../../src/commands/polls.js';
 import { createProject } from '../../src/commands/projects.js';
@@ -67,7 +68,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const registry = new Registry();
   const feed = redis === undefined ? new InProcessTallyFeed() : new RedisTallyFeed(redis.client, RedisKeys.channelOf(redis.prefix));
   const hub = new TallyStreamHub(feed);
-  const projector = new Projector({ db: database.db, store, feed, logger, metrics: createProjectorMetrics(registry), batchSize: 1000, pollIntervalMs: 200 });
+  const polls = new PollCache(database.db, { cacheMs: 0 });
+  const projector = new Projector({ db: database.db, polls, store, feed, logger, metrics: createProjectorMetrics(registry), batchSize: 1000, pollIntervalMs: 200 });
   const adminToken = 'test-admin-token-0123456789';
   const appender = new VoteAppender(database.db, {
     windowMs: 0,
@@ -81,7 +83,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     maxWaiters: options.maxWaiters ?? 1000,
     pollMs: options.progressPollMs,
   });
-  const queries = new TallyQueries(database.db, store, { pollCacheMs: 0, progress });
+  const queries = new TallyQueries(polls, store, { progress });
   const stopProjecting = new AbortController();
   const projecting = projector.run(stopProjecting.signal);
   const clientAddressKey = Buffer.from('test-client-address-key');

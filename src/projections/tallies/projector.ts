@@ -5,7 +5,7 @@ import { formatPosition, parsePosition } from '../../domain/position.js';
 import type { Database } from '../../platform/database.js';
 import { type LoggedVote, readEventsAfter } from '../log-queries/log-reader.js';
 import { measureLag } from '../log-queries/projection-lag.js';
-import { PollRulesCache } from '../../catalog/poll-rules-cache.js';
+import { PollCache } from '../../catalog/poll-cache.js';
 import type { ProjectorMetrics } from './projector-metrics.js';
 import type { TallyFeed } from '../realtime/tally-feed.js';
 import { foldTallies, type StoredTally, type TallyChange, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
@@ -27,11 +27,13 @@ export interface ProjectorOptions {
   readonly tallyCacheSize?: number;
   /** Told after each batch is written: how many events it held. */
   readonly onBatchApplied?: (events: number) => void;
+  /** The poll cache the read side also uses; a projector of its own gets a new one. */
+  readonly polls?: PollCache;
 }
 
 /** Folds the vote log into the tally read model, in commit order, a batch at a time. */
 export class Projector {
-  private readonly rules: PollRulesCache;
+  private readonly polls: PollCache;
   private readonly written = new Map<string, StoredTally>();
   /** The checkpoint this projector last wrote; undefined until read from the store. */
   private checkpoint: string | undefined;
@@ -41,7 +43,7 @@ export class Projector {
   private woken = false;
 
   constructor(private readonly options: ProjectorOptions) {
-    this.rules = new PollRulesCache(options.db);
+    this.polls = options.polls ?? new PollCache(options.db);
   }
 
   /** Ends the current wait early: new events were committed. */
@@ -139,8 +141,8 @@ export class Projector {
 
   private async fold(events: readonly LoggedVote[]): Promise<TallyChange[]> {
     const keys = uniqueTallyKeys(events);
-    const [stored] = await Promise.all([this.loadTallies(keys), this.rules.load(uniquePollKeys(keys))]);
-    const changes = foldTallies(events, stored, (key) => this.rules.rulesOf(key));
+    const [stored] = await Promise.all([this.loadTallies(keys), this.polls.loadRules(uniquePollKeys(keys))]);
+    const changes = foldTallies(events, stored, (key) => this.polls.rulesOf(key));
     this.remember(changes);
     return changes;
   }

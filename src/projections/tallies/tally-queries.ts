@@ -1,34 +1,25 @@
-import type { Kysely } from 'kysely';
-import { findPoll, type PollView } from '../../catalog/polls.js';
+import type { PollCache } from '../../catalog/poll-cache.js';
+import type { PollView } from '../../catalog/polls.js';
 import { ClickvoteError } from '../../domain/errors.js';
-import { pollIdOf } from '../../domain/identity-keys.js';
 import { aPollOf, pollNotFound } from '../../domain/poll.js';
 import { type RankOrder, rankOrdersFor } from '../../domain/ranking.js';
 import type { Tally } from '../../domain/tally.js';
-import type { Database } from '../../platform/database.js';
-import { TtlCache } from '../../platform/ttl-cache.js';
 import type { ProjectionProgress } from './projection-progress.js';
 import type { TallyStore } from './tally-store.js';
 import { type TallyView, toTallyView } from './tally-view.js';
 
 export interface TallyQueryOptions {
-  /** How long poll definitions are cached for reads. */
-  readonly pollCacheMs: number;
   /** Wakes `minPosition` readers as the projector moves on. */
   readonly progress: ProjectionProgress;
 }
 
 /** The read side's questions: single tallies (optionally read-your-writes), batches and top lists. */
 export class TallyQueries {
-  private readonly polls: TtlCache<PollView | undefined>;
-
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly polls: PollCache,
     private readonly store: TallyStore,
     private readonly options: TallyQueryOptions,
-  ) {
-    this.polls = new TtlCache(options.pollCacheMs);
-  }
+  ) {}
 
   async tallies(projectId: string, pollName: string, targets: readonly string[], voter?: string): Promise<TallyView[]> {
     const poll = await this.pollOf(projectId, pollName);
@@ -53,7 +44,7 @@ export class TallyQueries {
   }
 
   private async pollOf(projectId: string, name: string): Promise<PollView> {
-    const poll = await this.polls.getOrLoad(pollIdOf({ projectId, poll: name }), () => findPoll(this.db, projectId, name));
+    const poll = await this.polls.find({ projectId, poll: name });
     if (poll === undefined) throw pollNotFound(name);
     return poll;
   }
