@@ -9,6 +9,11 @@ export interface HttpTimeouts {
   readonly keepAliveTimeoutMs: number;
 }
 
+/** A port the service cannot listen on, said in one line the operator can act on. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+}
+
 /** An HTTP server that cuts clients who send slowly or idle, so none can hold a socket for minutes. */
 export async function listenHttp(handler: RequestListener, port: number, host: string, timeouts: HttpTimeouts): Promise<Server> {
   const server = createServer(
@@ -22,6 +27,13 @@ export async function listenHttp(handler: RequestListener, port: number, host: s
   );
   server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
   server.listen(port, host);
-  await once(server, 'listening'); // rejects on 'error', e.g. a port in use
+  try {
+    await once(server, 'listening'); // rejects on 'error', e.g. a port in use
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ListenError(`Cannot listen on ${host}:${port}: the port is in use by another process (set PORT or HOST)`);
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new ListenError(`Cannot listen on ${host}:${port}: ${code} (set PORT or HOST)`);
+    throw error;
+  }
   return server;
 }

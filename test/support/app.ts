@@ -1,27 +1,19 @@
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { PollCache } from '../../src/catalog/poll-cache.js';
-import { createAppendMetrics } from '../../src/commands/append-metrics.js';
 import { definePoll } from '../../src/commands/polls.js';
 import { createProject } from '../../src/commands/projects.js';
-import { VoteAppender } from '../../src/commands/vote-appender.js';
-import { defaultRateLimits, type RateLimitSettings } from '../../src/domain/rate-limit-settings.js';
-import { createApp } from '../../src/http/app.js';
+import type { RateLimitSettings } from '../../src/domain/rate-limit-settings.js';
 import type { StreamLimits } from '../../src/http/stream-capacity.js';
-import { type EmbeddedCeiling, embeddedCapacityCheck } from '../../src/projections/tallies/embedded-capacity.js';
-import { RateLimits } from '../../src/http/rate-limits.js';
-import { MemoryTallyStore } from '../../src/projections/tallies/memory-tally-store.js';
-import { inProcessProjectionAdmin, redisProjectionAdmin } from '../../src/projections/operations/projection-admin.js';
-import { ProjectionProgress } from '../../src/projections/tallies/projection-progress.js';
-import { Projector } from '../../src/projections/tallies/projector.js';
-import { createProjectorMetrics } from '../../src/projections/tallies/projector-metrics.js';
-import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
-import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
+import { type Config, loadConfig } from '../../src/platform/config.js';
 import { InProcessTallyFeed, RedisTallyFeed } from '../../src/projections/realtime/tally-feed.js';
-import { TallyQueries } from '../../src/projections/tallies/tally-queries.js';
-import { TallyStreamHub } from '../../src/projections/realtime/tally-stream-hub.js';
+import type { EmbeddedCeiling } from '../../src/projections/tallies/embedded-capacity.js';
+import { MemoryTallyStore } from '../../src/projections/tallies/memory-tally-store.js';
+import type { ProjectionProgress } from '../../src/projections/tallies/projection-progress.js';
+import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
+import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
 import type { TallyStore } from '../../src/projections/tallies/tally-store.js';
+import { startService } from '../../src/service.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestRedis, type TestRedis } from './redis.js';
 
@@ -64,57 +56,15 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const demo = options.demo === true ? await createDemo(database) : undefined;
   const redis: TestRedis | undefined = options.embeddedCeiling === undefined ? await createTestRedis(options.redisUrl) : undefined;
   const store = redis === undefined ? new MemoryTallyStore() : await RedisTallyStore.open(redis.client, redis.prefix);
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const registry = new Registry();
   const feed = redis === undefined ? new InProcessTallyFeed() : new RedisTallyFeed(redis.client, RedisKeys.channelOf(redis.prefix));
-  const hub = new TallyStreamHub(feed);
-  const polls = new PollCache(database.db, { cacheMs: 0 });
-  const projector = new Projector({ db: database.db, polls, store, feed, logger, metrics: createProjectorMetrics(registry), batchSize: 1000, pollIntervalMs: 200 });
-  const adminToken = 'test-admin-token-0123456789';
-  const appender = new VoteAppender(database.db, {
-    windowMs: 0,
-    maxBatch: 128,
-    maxConcurrentBatches: 4,
-    metrics: createAppendMetrics(registry),
-    onBatchAppended: () => projector.wake(),
-    admit: store instanceof MemoryTallyStore && options.embeddedCeiling !== undefined ? embeddedCapacityCheck(store, options.embeddedCeiling) : undefined,
-  });
-  const progress = new ProjectionProgress(() => store.readCheckpoint(), (listener) => hub.follow(listener), {
-    maxWaiters: options.maxWaiters ?? 1000,
-    pollMs: options.progressPollMs,
-  });
-  const queries = new TallyQueries(polls, store, { progress });
-  const stopProjecting = new AbortController();
-  const projecting = projector.run(stopProjecting.signal);
-  const clientAddressKey = Buffer.from('test-client-address-key');
-  const projections =
-    redis === undefined
-      ? inProcessProjectionAdmin({ db: database.db, store })
-      : redisProjectionAdmin({ db: database.db, store, redis: redis.client, prefix: redis.prefix, logger, batchSize: 1000 });
-  const stopping = new AbortController();
-  const server = createApp({
-    db: database.db,
-    appender,
-    queries,
-    projections,
-    hub,
-    stopping: stopping.signal,
-    demoPublicKey: demo?.publicKey,
-    logger,
-    adminToken,
-    registry,
-    clientAddressKey,
-    streamLimits: { maxStreams: 2000, maxStreamsPerClient: 20, maxStreamsPerKey: 1000, maxTargets: 50_000, ...options.streamLimits },
-    trustProxy: options.trustProxy,
-    rateLimits: new RateLimits({
-      enabled: options.rateLimits !== 'off',
-      settings: { ...defaultRateLimits, ...(options.rateLimits === 'off' ? {} : options.rateLimits) },
-      redis: redis?.client,
-      keyPrefix: redis?.prefix,
-    }),
-  }).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const service = await startService(
+    testConfig(options, redis),
+    { database, readSide: { store, feed, redis: redis?.client, inProcess: redis === undefined }, logger, registry: new Registry() },
+    // Polls are read afresh and stopping cuts open requests at once: tests redefine polls and leave streams open.
+    { demoPublicKey: demo?.publicKey, pollCacheMs: 0, progressPollMs: options.progressPollMs, drainMs: 0 },
+  );
+  const { port } = service.server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     demo,
@@ -123,22 +73,51 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     store,
     readModel: redis === undefined ? 'in-process' : 'redis',
     adminToken,
-    progress,
+    progress: service.progress!,
     close: async () => {
-      stopping.abort();
-      await new Promise((resolve) => {
-        server.close(resolve);
-        server.closeAllConnections();
-      });
-      await appender.close();
-      stopProjecting.abort();
-      await projecting;
-      await hub.close();
+      await service.close();
       await redis?.dispose();
       await database.dispose();
     },
   };
 }
+
+const adminToken = 'test-admin-token-0123456789';
+
+/**
+ * The service's configuration as the environment would give it. No DATABASE_URL: the test's
+ * database comes in as a connection, and its projector runs without leader election.
+ */
+function testConfig(options: TestAppOptions, redis: TestRedis | undefined): Config {
+  const limits = options.rateLimits === 'off' ? {} : (options.rateLimits ?? {});
+  const streams = options.streamLimits ?? {};
+  return loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_KEY_PREFIX: redis?.prefix,
+    ADMIN_TOKEN: adminToken,
+    CLIENT_ADDRESS_HASH_KEY: 'test-client-address-key',
+    TRUST_PROXY: options.trustProxy === true ? 'true' : undefined,
+    MIGRATE_ON_START: 'false',
+    CREATE_DEMO_PROJECT: 'false',
+    APPEND_MAX_BATCH: '128',
+    PROJECTOR_BATCH_SIZE: '1000',
+    PROJECTOR_POLL_INTERVAL_MS: '200',
+    MIN_POSITION_MAX_WAITERS: text(options.maxWaiters),
+    EMBEDDED_MAX_TARGETS: text(options.embeddedCeiling?.maxTargets),
+    EMBEDDED_MAX_BALLOTS: text(options.embeddedCeiling?.maxBallots),
+    RATE_LIMITS: options.rateLimits === 'off' ? 'off' : 'on',
+    RATE_LIMIT_VOTES_PER_ADDRESS: text(limits.votesPerAddress),
+    RATE_LIMIT_VOTES_PER_VOTER: text(limits.votesPerVoter),
+    RATE_LIMIT_VOTERS_PER_ADDRESS: text(limits.votersPerAddress),
+    REALTIME_MAX_STREAMS: text(streams.maxStreams),
+    REALTIME_MAX_STREAMS_PER_CLIENT: text(streams.maxStreamsPerClient),
+    REALTIME_MAX_STREAMS_PER_KEY: text(streams.maxStreamsPerKey),
+    REALTIME_MAX_TARGETS: text(streams.maxTargets),
+  });
+}
+
+const text = (value: number | undefined) => (value === undefined ? undefined : String(value));
 
 async function createDemo(database: TestDatabase) {
   const project = await createProject(database.db, 'demo');
