@@ -6,7 +6,7 @@ import path from 'node:path';
 const src = path.resolve(import.meta.dirname, '../src');
 const folderOf = (file) => {
   const parts = path.relative(src, file).split(path.sep);
-  return parts[0] === '..' ? `../${parts[1]}` : parts[0].replace(/\.ts$/, '');
+  return parts[0] === '..' ? `../${parts[1]}` : parts[0].replace(/\.[jt]s$/, '');
 };
 const files = readdirSync(src, { recursive: true }).filter((name) => /\.(ts|js)$/.test(name)).map((name) => path.join(src, name));
 const arrows = new Map();
