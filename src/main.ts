@@ -5,8 +5,8 @@ import { type DemoProject, ensureDemoProject } from './commands/demo-project.js'
 import { type Config, ConfigError, loadConfig } from './platform/config.js';
 import { claimDataDir, DataDirInUseError } from './platform/data-dir-owner.js';
 import { type DatabaseHandle, openPglite, openPostgres } from './platform/database.js';
-import { countDroppedLogLines, createLogger, LogOutput } from './platform/logger.js';
 import { ListenError } from './platform/http-server.js';
+import { countDroppedLogLines, createLogger, LogOutput } from './platform/logger.js';
 import { migrateToLatest } from './platform/migrate.js';
 import { onTerminationSignal } from './platform/shutdown.js';
 import { openReadSide } from './projections/tallies/read-side.js';

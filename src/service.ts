@@ -61,7 +61,7 @@ export interface Service {
 
 /** Wires the API and the projector over open connections, as ROLE asks, and starts listening. */
 export async function startService(config: Config, connections: ServiceConnections, options: ServiceOptions = {}): Promise<Service> {
-  const { database, readSide, logger, registry } = connections;
+  const { database, logger } = connections;
   const runsApi = config.ROLE !== 'projector';
   const runsProjector = config.ROLE !== 'api';
   const polls = new PollCache(database.db, { cacheMs: options.pollCacheMs ?? 5000 });
@@ -70,28 +70,7 @@ export async function startService(config: Config, connections: ServiceConnectio
   const projecting = runsProjector ? startProjecting(config, connections, projector) : undefined;
 
   const stopping = new AbortController();
-  const deps: AppDependencies = {
-    appender: api?.appender,
-    queries: api?.queries,
-    hub: api?.hub,
-    demoPublicKey: options.demoPublicKey,
-    stopping: stopping.signal,
-    db: database.db,
-    projections: projectionAdmin(config, connections),
-    logger,
-    adminToken: config.ADMIN_TOKEN,
-    registry,
-    readiness: { redis: readSide.redis, stopping: () => stopping.signal.aborted },
-    clientAddressKey: clientAddressKey(config, logger),
-    trustProxy: config.TRUST_PROXY,
-    rateLimits: rateLimitsOf(config, readSide),
-    streamLimits: {
-      maxStreams: config.REALTIME_MAX_STREAMS,
-      maxStreamsPerClient: config.REALTIME_MAX_STREAMS_PER_CLIENT,
-      maxStreamsPerKey: config.REALTIME_MAX_STREAMS_PER_KEY,
-      maxTargets: config.REALTIME_MAX_TARGETS,
-    },
-  };
+  const deps = appDependencies(config, connections, { ...api, demoPublicKey: options.demoPublicKey, stopping: stopping.signal });
   const app = createApp({ ...deps, internalRoutesElsewhere: config.INTERNAL_PORT !== undefined });
   const server = await listen(app, config.PORT, config);
   const internalServer = config.INTERNAL_PORT === undefined ? undefined : await listen(createInternalApp(deps), config.INTERNAL_PORT, config);
@@ -106,6 +85,34 @@ export async function startService(config: Config, connections: ServiceConnectio
     await projecting?.stop();
   };
   return { app, server, internalServer, progress: api?.progress, close };
+}
+
+type ApiParts = Pick<AppDependencies, 'appender' | 'queries' | 'hub' | 'demoPublicKey'> & { readonly stopping: AbortSignal };
+
+function appDependencies(config: Config, connections: ServiceConnections, parts: ApiParts): AppDependencies {
+  const { database, readSide, logger, registry } = connections;
+  return {
+    appender: parts.appender,
+    queries: parts.queries,
+    hub: parts.hub,
+    demoPublicKey: parts.demoPublicKey,
+    stopping: parts.stopping,
+    db: database.db,
+    projections: projectionAdmin(config, connections),
+    logger,
+    adminToken: config.ADMIN_TOKEN,
+    registry,
+    readiness: { redis: readSide.redis, stopping: () => parts.stopping.aborted },
+    clientAddressKey: clientAddressKey(config, logger),
+    trustProxy: config.TRUST_PROXY,
+    rateLimits: rateLimitsOf(config, readSide),
+    streamLimits: {
+      maxStreams: config.REALTIME_MAX_STREAMS,
+      maxStreamsPerClient: config.REALTIME_MAX_STREAMS_PER_CLIENT,
+      maxStreamsPerKey: config.REALTIME_MAX_STREAMS_PER_KEY,
+      maxTargets: config.REALTIME_MAX_TARGETS,
+    },
+  };
 }
 
 async function createProjector(config: Config, { database, readSide, logger, registry }: ServiceConnections, polls: PollCache): Promise<Projector> {
