@@ -3,6 +3,7 @@ import { type Response, Router } from 'express';
 import type { Kysely } from 'kysely';
 import { getPoll } from '../catalog/polls.js';
 import type { ProjectKeyCache } from '../catalog/project-key-cache.js';
+import { ClickvoteError } from '../domain/errors.js';
 import { formatPosition, logStart, parsePosition } from '../domain/position.js';
 import type { Database } from '../platform/database.js';
 import { exportAuditEvents, readAuditEvents, tallyAsOf } from '../projections/log-queries/audit-log.js';
@@ -18,6 +19,7 @@ const EventsQuery = Schema.Struct({
   from: Schema.optional(Instant),
   to: Schema.optional(Instant),
   after: Schema.optional(Cursor),
+  order: Schema.optionalWith(Schema.Literal('oldest', 'newest'), { default: () => 'oldest' as const }),
   limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)), { default: () => 100 }),
 });
 const TallyParams = Schema.Struct({ poll: PollName, target: Identifier });
@@ -29,21 +31,28 @@ export function auditRoutes(db: Kysely<Database>, keys: ProjectKeyCache): Router
   const secretKey = requireProjectKey(keys, 'secret');
 
   router.get('/v1/audit/events', secretKey, async (req, res) => {
-    const { after, limit, ...filters } = decodeInput(EventsQuery, req.query, 'query');
+    const { after, limit, order, ...filters } = decodeInput(EventsQuery, req.query, 'query');
     const filter = { projectId: authenticatedProject(res).id, ...filters };
     const cursor = after === undefined ? undefined : decodeCursor(after);
     if (req.accepts(['application/json', 'application/x-ndjson']) === 'application/x-ndjson') {
+      if (order === 'newest') throw new ClickvoteError('validation_failed', 'The export is in commit order.', [{ field: 'order', message: 'must be oldest for an NDJSON export' }]);
       res.type('application/x-ndjson');
       await exportAuditEvents(db, filter, cursor, (events) => writeLines(res, events));
       res.end();
       return;
     }
-    const page = await readAuditEvents(db, filter, cursor, limit + 1);
+    const page = await readAuditEvents(db, filter, cursor, limit + 1, { order });
     const events = page.slice(0, limit);
     const last = events.at(-1)?.position;
+    const next = page.length > limit ? encodeCursor(last!) : null;
+    // Newest first is read by people, page by page back in time; tailing is done oldest first.
+    if (order === 'newest') {
+      res.json({ events, next });
+      return;
+    }
     // A client at the head keeps resumeAfter and passes it as `after` later to read only what came since.
     const resumeAfter = last === undefined ? (after ?? encodeCursor(formatPosition(logStart))) : encodeCursor(last);
-    res.json({ events, next: page.length > limit ? encodeCursor(last!) : null, resumeAfter });
+    res.json({ events, next, resumeAfter });
   });
 
   router.get('/v1/audit/polls/:poll/tallies/:target', secretKey, async (req, res) => {

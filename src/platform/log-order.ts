@@ -9,6 +9,10 @@ export function committedAfter(position: LogPosition) {
   return sql<boolean>`(transaction_id, global_position) > (${position.transactionId.toString()}::xid8, ${position.globalPosition.toString()}::bigint)`;
 }
 
+export function committedBefore(position: LogPosition) {
+  return sql<boolean>`(transaction_id, global_position) < (${position.transactionId.toString()}::xid8, ${position.globalPosition.toString()}::bigint)`;
+}
+
 export function committedUpTo(position: LogPosition) {
   return sql<boolean>`(transaction_id, global_position) <= (${position.transactionId.toString()}::xid8, ${position.globalPosition.toString()}::bigint)`;
 }

@@ -65,6 +65,35 @@ describe('the audit log', () => {
     expect(seen.slice(0, before.length)).toEqual(before);
   });
 
+  describe('newest first', () => {
+    it('pages back in time with filters, never repeating or skipping an event while votes keep arriving', async () => {
+      const recent = await createProjectOverHttp(app, 'audit-recent', { votes: { kind: 'updown' } });
+      const cast = (target: string, voter: string) => call(app, 'POST', '/v1/polls/votes/votes', { key: recent.publicKey, body: { target, voter, value: 1 } });
+      const positions: string[] = [];
+      for (let i = 0; i < 9; i += 1) positions.push((await cast(i % 3 === 0 ? 'odd' : 'even', `v${i}`)).body.position);
+      const read = (query: string) => call(app, 'GET', `/v1/audit/events?order=newest&${query}`, { key: recent.secretKey });
+      const first = await vi.waitFor(async () => {
+        const page = await read('limit=4');
+        expect(page.body.events[0].position).toBe(positions.at(-1));
+        return page;
+      }, { timeout: 10_000, interval: 50 });
+      expect(first.body).not.toHaveProperty('resumeAfter');
+      const seen: string[] = first.body.events.map((event: { position: string }) => event.position);
+      let next: string | null = first.body.next;
+      let late = 0;
+      while (next !== null) {
+        await cast('even', `late-${(late += 1)}`);
+        const page = await read(`limit=4&after=${next}`);
+        seen.push(...page.body.events.map((event: { position: string }) => event.position));
+        next = page.body.next;
+      }
+      expect(seen).toEqual([...positions].reverse());
+      const odd = (await read('target=odd')).body.events.map((event: { voter: string }) => event.voter);
+      expect(odd).toEqual(['v6', 'v3', 'v0']);
+      expect((await read('voter=v4')).body.events).toHaveLength(1);
+    });
+  });
+
   describe('when a client tails the log', () => {
     const walkToHead = async (key: string, query: string, after?: string) => {
       const pages: { events: { eventId: string; position: string }[]; next: string | null; resumeAfter: string }[] = [];
@@ -132,6 +161,12 @@ describe('the audit log', () => {
     expect(lines.length).toBeGreaterThanOrEqual(61);
   });
 
+  it('refuses an NDJSON export newest first: the export is in commit order', async () => {
+    const response = await audit('order=newest', { accept: 'application/x-ndjson' });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'order', message: 'must be oldest for an NDJSON export' }]);
+  });
+
   it('computes a tally as it stood at a past instant', async () => {
     await vote('stars', 'history', 'ann', 4);
     await vote('stars', 'history', 'bob', 2);
@@ -151,6 +186,7 @@ describe('the audit log', () => {
     ['a malformed from', '/v1/audit/events?from=yesterday', 'secret', 400, 'from'],
     ['a made-up cursor', '/v1/audit/events?after=nonsense', 'secret', 400, 'after'],
     ['a limit over 1000', '/v1/audit/events?limit=5000', 'secret', 400, 'limit'],
+    ['an unknown order', '/v1/audit/events?order=random', 'secret', 400, 'order'],
     ['an as-of tally without at', '/v1/audit/polls/stars/tallies/x', 'secret', 400, 'at'],
     ['an as-of tally of an unknown poll', `/v1/audit/polls/nope/tallies/x?at=${new Date().toISOString()}`, 'secret', 404, undefined],
   ])('rejects %s', async (_, path, key, status, field) => {

@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { formatPosition, type LogPosition, logStart } from '../../domain/position.js';
 import { emptyTally, type Tally } from '../../domain/tally.js';
 import type { Database } from '../../platform/database.js';
-import { committedAfter, positionColumns, positionFromColumns, positionTokenSql } from '../../platform/log-order.js';
+import { committedAfter, committedBefore, positionColumns, positionFromColumns, positionTokenSql } from '../../platform/log-order.js';
 import { recomputeTallies } from './recompute-tallies.js';
 
 export interface AuditFilter {
@@ -13,6 +13,9 @@ export interface AuditFilter {
   readonly from?: Date | undefined;
   readonly to?: Date | undefined;
 }
+
+/** Oldest first is commit order, which a tail follows; newest first is what a person reads. */
+export type AuditOrder = 'oldest' | 'newest';
 
 export interface AuditEvent {
   readonly eventId: string;
@@ -31,15 +34,19 @@ export interface AuditEvent {
 /**
  * Events in commit-safe order after `after`, below every transaction still in flight (and below
  * `horizon`, a transaction id, when given): walking the pages while votes keep arriving never
- * repeats an event and never misses one committed before the walk reached it.
+ * repeats an event and never misses one committed before the walk reached it. Newest first, `after`
+ * is the last event of the previous page and the walk goes back from there: every event older than
+ * it had committed when that page was read, so later pages neither repeat nor miss one.
  */
 export async function readAuditEvents(
   db: Kysely<Database>,
   filter: AuditFilter,
   after: LogPosition | undefined,
   limit: number,
-  horizon?: bigint,
+  options: { horizon?: bigint; order?: AuditOrder } = {},
 ): Promise<AuditEvent[]> {
+  const newest = options.order === 'newest';
+  const where = newest ? matchingBefore(filter, after) : matching(filter, after, options.horizon);
   const { rows } = await sql<{
     event_id: string; tx: string; pos: string; type: string; poll: string; target: string; voter: string;
     value: number; previous: number; stream_version: number; recorded_at: Date; metadata: unknown;
@@ -47,8 +54,8 @@ export async function readAuditEvents(
     select event_id, ${positionColumns}, type, poll, target, voter,
            value, previous, stream_version, recorded_at, metadata
     from vote_events
-    where ${matching(filter, after, horizon)}
-    order by transaction_id, global_position
+    where ${where}
+    order by ${newest ? sql`transaction_id desc, global_position desc` : sql`transaction_id, global_position`}
     limit ${limit}
   `.execute(db);
   return rows.map((row) => ({
@@ -98,6 +105,18 @@ function matching(filter: AuditFilter, after: LogPosition | undefined, horizon: 
       and ${committedAfter(from)}
       ${horizon === 'snapshot' ? sql`` : sql`and transaction_id < pg_snapshot_xmin(pg_current_snapshot())`}
       ${typeof horizon === 'bigint' ? sql`and transaction_id < ${horizon.toString()}::xid8` : sql``}
+      and ${fieldsMatch(filter)}`;
+}
+
+function matchingBefore(filter: AuditFilter, before: LogPosition | undefined) {
+  return sql`project_id = ${filter.projectId}
+      and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      ${before === undefined ? sql`` : sql`and ${committedBefore(before)}`}
+      and ${fieldsMatch(filter)}`;
+}
+
+function fieldsMatch(filter: AuditFilter) {
+  return sql`true
       ${filter.poll === undefined ? sql`` : sql`and poll = ${filter.poll}`}
       ${filter.target === undefined ? sql`` : sql`and target = ${filter.target}`}
       ${filter.voter === undefined ? sql`` : sql`and voter = ${filter.voter}`}
