@@ -1,7 +1,10 @@
 // The project's voter policy, allowed origins, rate limits, keys and moderation, for the dashboard.
+import { api } from './session.js';
+import { $, localTime, row } from './dom.js';
+
 const limitNames = ['votesPerAddress', 'votesPerVoter', 'votersPerAddress'];
 
-export function projectSettings({ api, show, $ }) {
+export function projectSettings({ show, fail }) {
   let pendingRetraction;
 
   async function load() {
@@ -11,19 +14,16 @@ export function projectSettings({ api, show, $ }) {
     $('#allowed-origins').value = project.allowedOrigins.join('\n');
     for (const name of limitNames) $(`#limit-${name}`).value = project.rateLimits[name];
     $('#limits-off').hidden = project.rateLimits.enabled;
-    const body = $('#keys tbody');
-    body.replaceChildren();
-    for (const key of project.keys) {
-      const row = document.createElement('tr');
-      for (const text of [key.fingerprint, key.kind, key.createdAt, key.lastUsedAt ?? 'never']) {
-        row.appendChild(Object.assign(document.createElement('td'), { textContent: text }));
-      }
-      const revoke = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Revoke' });
-      revoke.setAttribute('aria-label', `Revoke ${key.fingerprint}`);
-      revoke.addEventListener('click', () => revokeKey(key));
-      row.appendChild(document.createElement('td')).appendChild(revoke);
-      body.appendChild(row);
-    }
+    $('#keys tbody').replaceChildren(...project.keys.map(keyRow));
+  }
+
+  function keyRow(key) {
+    const revoke = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Revoke', className: 'danger' });
+    revoke.setAttribute('aria-label', `Revoke ${key.fingerprint}`);
+    revoke.addEventListener('click', () => revokeKey(key));
+    const tr = row([key.fingerprint, key.kind, localTime(key.createdAt), key.lastUsedAt === null ? 'never' : localTime(key.lastUsedAt), revoke]);
+    tr.firstChild.className = 'mono';
+    return tr;
   }
 
   async function revokeKey(key) {
@@ -88,7 +88,7 @@ export function projectSettings({ api, show, $ }) {
     try {
       await work();
     } catch (error) {
-      show(error.message);
+      fail(error);
     }
   }
 

@@ -71,30 +71,6 @@ describe.skipIf(!available)('in a real browser', () => {
     expect(stars.body).toMatchObject({ count: 1, voterValue: 4 });
   });
 
-  it('the dashboard draws the activity chart and the top table', async () => {
-    for (const [target, voter] of [['post-1', 'x'], ['post-2', 'y'], ['post-2', 'z']]) {
-      await call(app, 'POST', '/v1/polls/likes/votes', { key: app.demo!.publicKey, body: { target, voter, value: 1 } });
-    }
-    const page = await (await browser.newContext()).newPage();
-    watchPolicy(page);
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(error.message));
-    page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
-    await page.goto(`${app.baseUrl}/dashboard`);
-    await page.getByLabel('Project secret key').fill(app.demo!.secretKey);
-    await page.getByRole('button', { name: 'Open' }).click();
-    await page.getByRole('button', { name: /^likes/ }).click({ timeout: 5000 }).catch(async (error) => {
-      await page.screenshot({ path: path.join(screenshots, 'dashboard-failed.png'), fullPage: true });
-      throw new Error(`${error}\n${problems.join('\n')}\n${await page.locator('body').innerText()}`);
-    });
-    await expect.poll(() => page.locator('#top tbody tr').count(), { timeout: 5000 }).toBeGreaterThanOrEqual(2);
-    await expect.poll(() => page.locator('#chart canvas').count()).toBeGreaterThan(0);
-    await page.getByRole('button', { name: '30 days' }).click();
-    await expect.poll(() => page.getByRole('button', { name: '30 days' }).getAttribute('aria-pressed')).toBe('true');
-    expect(await page.locator('#audit tbody tr').count()).toBeGreaterThan(0);
-    await page.screenshot({ path: path.join(screenshots, 'dashboard.png'), fullPage: true });
-  });
-
   it('no page needed anything its Content-Security-Policy refuses', () => {
     expect(refusedByPolicy).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium, screenshots } from '../support/browser.js';
 import { startThirdPartySite, type ThirdPartySite } from '../support/third-party-site.js';
@@ -117,41 +117,5 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     const refused = await openPage(await browser.newContext(), elsewhere, ['a']);
     await expect.poll(() => refused.status().textContent(), eventually).toBe('Voting is not available');
     expect(refused.warnings.join('\n')).toMatch(/allowedOrigins/);
-  });
-});
-
-describe.skipIf(!available)('the dashboard, in a real browser', () => {
-  it('edits the voter policy, creates and revokes a key, and retracts after a dry-run count', async () => {
-    const project = await projectWith('dashboard-site', {});
-    for (const voter of ['sock-1', 'sock-2', 'ann']) await call(app, 'POST', '/v1/polls/likes/votes', { key: project.publicKey, body: { target: 'x', voter, value: 1 } });
-    const page: Page = await (await browser.newContext()).newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(error.message));
-    page.on('dialog', (dialog) => void dialog.accept());
-    await page.goto(`${app.baseUrl}/dashboard`);
-    await page.getByLabel('Project secret key').fill(project.secretKey);
-    await page.getByRole('button', { name: 'Open' }).click();
-    await expect.poll(() => page.locator('#keys tbody tr').count(), eventually).toBe(2);
-
-    await page.getByLabel('Voter policy').selectOption('signed');
-    await page.getByLabel('Allowed origins, one per line (none: any)').fill('https://blog.example');
-    await page.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(async () => (await call(app, 'GET', '/v1/projects/current', { key: project.secretKey })).body, eventually).toMatchObject({ voterPolicy: 'signed', allowedOrigins: ['https://blog.example'] });
-
-    await page.getByRole('button', { name: 'New public key' }).click();
-    await expect.poll(() => page.locator('#keys tbody tr').count(), eventually).toBe(3);
-    expect(await page.locator('#new-key-value').textContent()).toMatch(/^cv_pk_/);
-    await page.getByRole('button', { name: /^Revoke cv_pk_/ }).first().click();
-    await expect.poll(() => page.locator('#keys tbody tr').count(), eventually).toBe(2);
-
-    await page.getByLabel('Reason').fill('sock puppets');
-    await page.getByLabel('Voter', { exact: true }).fill('sock-1');
-    await page.getByRole('button', { name: 'Count matching ballots' }).click();
-    await expect.poll(() => page.locator('#mod-count').textContent(), eventually).toBe('1 active ballot match.');
-    await page.getByRole('button', { name: 'Retract 1 ballot' }).click();
-    await expect.poll(() => page.locator('#mod-count').textContent(), eventually).toBe('Retracted 1 of 1 matching ballots.');
-    await page.screenshot({ path: path.join(screenshots, 'dashboard-voters.png'), fullPage: true });
-    expect(await ballotsOf(project)).toEqual(expect.arrayContaining([{ target: 'x', voter: 'sock-1', value: 0 }, { target: 'x', voter: 'ann', value: 1 }]));
-    expect(problems).toEqual([]);
   });
 });

@@ -19,6 +19,8 @@ export interface ProjectionStatus {
   /** What keeps committed events from the projector, when something does. */
   readonly heldBackBy: ProjectionLag['heldBackBy'];
   readonly rebuild: RebuildProgress | null;
+  /** False on the in-process read model, which a restart rebuilds: the dashboard offers no button. */
+  readonly rebuildable: boolean;
 }
 
 /** What operators ask of the projections: how far behind they are, and a rebuild on demand. */
@@ -32,7 +34,7 @@ interface Context {
   readonly store: TallyStore;
 }
 
-async function statusOf({ db, store }: Context, generation: number, rebuild: RebuildProgress | undefined): Promise<ProjectionStatus[]> {
+async function statusOf({ db, store }: Context, generation: number, rebuild: RebuildProgress | undefined, rebuildable: boolean): Promise<ProjectionStatus[]> {
   const checkpoint = await store.readCheckpoint();
   const { head, events, seconds, heldBackBy } = await measureLag(db, checkpoint);
   return [
@@ -45,6 +47,7 @@ async function statusOf({ db, store }: Context, generation: number, rebuild: Reb
       lag: { events, seconds },
       heldBackBy,
       rebuild: rebuild ?? null,
+      rebuildable,
     },
   ];
 }
@@ -54,7 +57,7 @@ export function redisProjectionAdmin(
 ): ProjectionAdmin {
   const { redis, prefix, logger, metrics } = context;
   return {
-    status: async () => statusOf(context, await liveGeneration(redis, prefix), await readRebuildProgress(redis, prefix)),
+    status: async () => statusOf(context, await liveGeneration(redis, prefix), await readRebuildProgress(redis, prefix), true),
     startRebuild: async () => {
       try {
         const running = await beginRebuild({
@@ -83,7 +86,7 @@ export function redisProjectionAdmin(
 /** The embedded read model lives in this process and is rebuilt from the log at every start. */
 export function inProcessProjectionAdmin(context: Context): ProjectionAdmin {
   return {
-    status: () => statusOf(context, 1, undefined),
+    status: () => statusOf(context, 1, undefined, false),
     startRebuild: async () => {
       throw new ClickvoteError('rebuild_unavailable', 'The in-process read model is rebuilt from the log at every start; restart the service to rebuild it.');
     },
