@@ -67,7 +67,7 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     expect(await signedOut.page.locator('[data-clickvote-state="refused"]').count()).toBe(1);
     expect(await signedOut.like().getAttribute('aria-pressed')).toBe('false');
     expect(signedOut.warnings.join('\n')).toMatch(/Clickvote: refused \(401 voter_token_invalid\)/);
-    await signedOut.page.screenshot({ path: path.join(screenshots, 'widget-signed-out.png') });
+    await signedOut.page.screenshot({ path: path.join(screenshots, 'widget-error-401-sign-in.png') });
     expect(await ballotsOf(project)).toHaveLength(1);
   });
 
@@ -104,7 +104,7 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     await expect.poll(() => status(1).textContent(), eventually).toMatch(/^Too many votes: try again in \d+ s$/);
     expect(await like(1).getAttribute('aria-pressed')).toBe('false');
     expect(warnings.join('\n')).toMatch(/Clickvote: refused \(429 rate_limited\)/);
-    await page.screenshot({ path: path.join(screenshots, 'widget-rate-limited.png') });
+    await page.screenshot({ path: path.join(screenshots, 'widget-error-429-rate-limited.png') });
   });
 
   it('votes from a listed origin and says why nothing works from another', async () => {
@@ -117,5 +117,6 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     const refused = await openPage(await browser.newContext(), elsewhere, ['a']);
     await expect.poll(() => refused.status().textContent(), eventually).toBe('Voting is not available');
     expect(refused.warnings.join('\n')).toMatch(/allowedOrigins/);
+    await refused.page.screenshot({ path: path.join(screenshots, 'widget-error-403-origin.png') });
   });
 });

@@ -184,7 +184,7 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
     await expect.poll(() => closing.page.locator('.clickvote-status').nth(1).textContent(), eventually).toBe('Voting has closed: your vote was not counted');
     expect(await pressed(closing.page, 'Vote up')).toBe('false');
     expect(await closing.page.locator('.clickvote-score').nth(1).textContent()).toBe('0');
-    await closing.page.screenshot({ path: path.join(screenshots, 'widget-error-rolled-back.png') });
+    await closing.page.screenshot({ path: path.join(screenshots, 'widget-error-410-closed.png') });
 
     const context = await browser.newContext();
     await context.route('**/v1/stream?**', (route) => route.abort());
@@ -197,6 +197,43 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
     await context.unrouteAll();
     await expect.poll(() => lost.page.locator('.clickvote-status').first().textContent(), { timeout: 20_000 }).toBe('');
     await expect.poll(() => lost.page.getByRole('button', { name: 'Like' }).textContent(), eventually).toContain('1');
+  });
+
+  it('shows a vote refused with 409 and rolls it back', async () => {
+    const project: Project = await createProjectOverHttp(app, 'full', { likes: { kind: 'like', maxTargets: 1 } });
+    await call(app, 'POST', '/v1/polls/likes/votes', { key: project.publicKey, body: { target: 'old-post', voter: 'earlier', value: 1 } });
+    const { page, warnings } = await open(await browser.newContext(), publish(project, `
+      <p>An old post <clickvote-buttons poll="likes" target="old-post"></clickvote-buttons></p>
+      <p>A new post <clickvote-buttons poll="likes" target="new-post"></clickvote-buttons></p>`));
+    const like = page.getByRole('button', { name: 'Like' });
+    await expect.poll(() => like.nth(0).textContent(), eventually).toBe('♡ 1');
+    await like.nth(1).click();
+    await expect.poll(() => page.locator('.clickvote-status').nth(1).textContent(), eventually).toBe('This poll takes no new items: your vote was not counted');
+    expect(await like.nth(1).getAttribute('aria-pressed')).toBe('false');
+    expect(await like.nth(1).textContent()).toBe('♡ 0');
+    expect(await page.locator('clickvote-buttons[data-clickvote-state="refused"]').count()).toBe(1);
+    await expect.poll(() => warnings.join('\n'), eventually).toMatch(/Clickvote: refused \(409 poll_target_limit_reached\)/);
+    await page.screenshot({ path: path.join(screenshots, 'widget-error-409-target-limit.png') });
+    expect((await call(app, 'GET', '/v1/polls/likes/tallies/new-post', { key: project.publicKey })).body.count).toBe(0);
+  });
+
+  it('bumps a changed count, and does not under prefers-reduced-motion', async () => {
+    const project: Project = await createProjectOverHttp(app, 'motion', polls);
+    const url = publish(project, kinds);
+    const animationOf = (page: Page, selector: string) =>
+      page.locator(selector).first().evaluate((element) => (globalThis as unknown as { getComputedStyle(e: unknown): { animationName: string } }).getComputedStyle(element).animationName);
+    for (const [reducedMotion, expected] of [['no-preference', 'cv-bump'], ['reduce', 'none']] as const) {
+      const { page } = await open(await browser.newContext({ reducedMotion }), url);
+      await page.getByRole('button', { name: 'Rate 5 of 5' }).waitFor(eventually);
+      // The like count is in its button, the up/down score beside its arrows: both bump, from a click and from the stream.
+      await page.getByRole('button', { name: 'Like' }).click();
+      await page.locator('.clickvote-button.bump').first().waitFor(eventually);
+      expect(await animationOf(page, '.clickvote-button.bump')).toBe(expected);
+      await call(app, 'POST', '/v1/polls/votes/votes', { key: project.publicKey, body: { target: 'story-1', voter: `reader-${reducedMotion}`, value: 1 } });
+      await page.locator('.clickvote-score.bump').first().waitFor(eventually);
+      expect(await animationOf(page, '.clickvote-score.bump')).toBe(expected);
+      await page.context().close();
+    }
   });
 
   it('shows counts for humans: 1.2k', async () => {

@@ -201,9 +201,10 @@
       });
       w.score.textContent = t.count ? (t.average.toFixed(1) + ' (' + human(t.count) + ')') : '–';
     }
-    var shown = w.score ? w.score.textContent : w.buttons[0].textContent;
+    // A like's count is in its button; the other kinds show theirs beside the buttons.
+    var moving = w.kind === 'like' ? w.buttons[0] : w.score;
+    var shown = moving.textContent;
     if (w.shown !== undefined && w.shown !== shown) {
-      var moving = w.score || w.buttons[0];
       moving.classList.remove('bump');
       void moving.offsetWidth;
       moving.classList.add('bump');
