@@ -2,7 +2,7 @@ import path from 'node:path';
 import { type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium, screenshots } from '../support/browser.js';
-import { startThirdPartySite, type ThirdPartySite } from '../support/third-party-site.js';
+import { blogPage, startThirdPartySite, type ThirdPartySite } from '../support/third-party-site.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 import { signJwt, voterClaims } from '../support/voter-tokens.js';
 
@@ -41,7 +41,7 @@ async function projectWith(name: string, settings: Record<string, unknown>): Pro
 async function openPage(context: BrowserContext, project: Project, targets: string[], attributes = '') {
   const url = `/${Math.random().toString(36).slice(2)}`;
   const widgets = targets.map((target) => `<div data-clickvote-poll="likes" data-clickvote-target="${target}" ${attributes}></div>`).join('\n');
-  site.pages.set(url, `<!doctype html><html><body>${widgets}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
+  site.pages.set(url, blogPage(`<article><h2>A post</h2><p>Some words worth a vote.</p>${widgets}</article>`, `<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}" defer></script>`));
   const page = await context.newPage();
   const warnings: string[] = [];
   page.on('console', (message) => warnings.push(message.text()));
@@ -67,7 +67,7 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     expect(await signedOut.page.locator('[data-clickvote-state="refused"]').count()).toBe(1);
     expect(await signedOut.like().getAttribute('aria-pressed')).toBe('false');
     expect(signedOut.warnings.join('\n')).toMatch(/Clickvote: refused \(401 voter_token_invalid\)/);
-    await signedOut.page.screenshot({ path: path.join(screenshots, 'widget-error-401-sign-in.png') });
+    await signedOut.page.screenshot({ path: path.join(screenshots, 'widget-error-401-sign-in.png'), fullPage: true });
     expect(await ballotsOf(project)).toHaveLength(1);
   });
 
@@ -104,7 +104,7 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     await expect.poll(() => status(1).textContent(), eventually).toMatch(/^Too many votes: try again in \d+ s$/);
     expect(await like(1).getAttribute('aria-pressed')).toBe('false');
     expect(warnings.join('\n')).toMatch(/Clickvote: refused \(429 rate_limited\)/);
-    await page.screenshot({ path: path.join(screenshots, 'widget-error-429-rate-limited.png') });
+    await page.screenshot({ path: path.join(screenshots, 'widget-error-429-rate-limited.png'), fullPage: true });
   });
 
   it('votes from a listed origin and says why nothing works from another', async () => {
@@ -117,6 +117,6 @@ describe.skipIf(!available)('the widget with voter tokens, in a real browser', (
     const refused = await openPage(await browser.newContext(), elsewhere, ['a']);
     await expect.poll(() => refused.status().textContent(), eventually).toBe('Voting is not available');
     expect(refused.warnings.join('\n')).toMatch(/allowedOrigins/);
-    await refused.page.screenshot({ path: path.join(screenshots, 'widget-error-403-origin.png') });
+    await refused.page.screenshot({ path: path.join(screenshots, 'widget-error-403-origin.png'), fullPage: true });
   });
 });

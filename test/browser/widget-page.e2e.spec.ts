@@ -2,7 +2,7 @@ import path from 'node:path';
 import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium, screenshots } from '../support/browser.js';
-import { startThirdPartySite, type ThirdPartySite } from '../support/third-party-site.js';
+import { blogPage, startThirdPartySite, type ThirdPartySite } from '../support/third-party-site.js';
 import { call, createProjectOverHttp, startTestApp, type TestApp } from '../support/app.js';
 
 const available = chromiumAvailable('widget page browser tests');
@@ -34,7 +34,7 @@ afterAll(async () => {
 /** Publishes a page on the blog with this body and the widget's script tag; returns its URL. */
 function publish(project: Project, body: string): string {
   const url = `/${Math.random().toString(36).slice(2)}`;
-  site.pages.set(url, `<!doctype html><html><head><meta charset="utf-8"><meta name="color-scheme" content="light dark"></head><body style="font-family:Georgia,serif;max-width:40rem;margin:2rem auto">${body}<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}"></script></body></html>`);
+  site.pages.set(url, blogPage(body, `<script src="${app.baseUrl}/widget.js" data-clickvote-key="${project.publicKey}" defer></script>`));
   return siteOrigin + url;
 }
 
@@ -80,7 +80,7 @@ describe.skipIf(!available)('a page with widgets of three polls, in a real brows
     expect([first.streams.length, second.streams.length]).toEqual([1, 1]);
     const tally = await call(app, 'GET', '/v1/polls/votes/tallies/post-1', { key: project.publicKey });
     expect(tally.body).toMatchObject({ count: 1, sum: -1 });
-    await second.page.screenshot({ path: path.join(screenshots, 'widget-three-polls-live.png') });
+    await second.page.screenshot({ path: path.join(screenshots, 'widget-three-polls-live.png'), fullPage: true });
   });
 });
 
@@ -116,15 +116,15 @@ describe.skipIf(!available)('the <clickvote-buttons> custom element, in a real b
     expect(new URL(streams[1]!).searchParams.getAll('subscribe').sort()).toEqual(['likes:post-1', 'stars:film-1']);
     await call(app, 'POST', '/v1/polls/stars/votes', { key: project.publicKey, body: { target: 'film-1', voter: 'elsewhere', value: 3 } });
     await expect.poll(() => page.getByText('3.0 (1)').count(), eventually).toBe(1);
-    await page.screenshot({ path: path.join(screenshots, 'widget-custom-element.png') });
+    await page.screenshot({ path: path.join(screenshots, 'widget-custom-element.png'), fullPage: true });
   });
 });
 
 describe.skipIf(!available)('the widget’s look and honest states, in a real browser', () => {
   const kinds = `
-    <p>A post <div data-clickvote-poll="likes" data-clickvote-target="post-1"></div></p>
-    <p>A story <div data-clickvote-poll="votes" data-clickvote-target="story-1"></div></p>
-    <p>A film <div data-clickvote-poll="stars" data-clickvote-target="film-1"></div></p>`;
+    <article><h2>A post</h2><p>Liked by readers, one heart each.</p><div data-clickvote-poll="likes" data-clickvote-target="post-1"></div></article>
+    <article><h2>A story</h2><p>Voted up or down, with its score between the arrows.</p><div data-clickvote-poll="votes" data-clickvote-target="story-1"></div></article>
+    <article><h2>A film</h2><p>Rated from one to five stars, the average beside them.</p><div data-clickvote-poll="stars" data-clickvote-target="film-1"></div></article>`;
   // Runs in the page, where getComputedStyle exists; this project's TypeScript has no DOM library.
   type InPage = { getComputedStyle(element: unknown): { backgroundColor: string } };
   const backgroundOf = (button: Locator) => button.evaluate((b) => (globalThis as unknown as InPage).getComputedStyle(b).backgroundColor);
@@ -133,7 +133,7 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
   it('renders in a shadow root with a pressed state for each kind, in light and dark, themable by custom properties', async () => {
     const project: Project = await createProjectOverHttp(app, 'look', polls);
     for (const voter of ['a', 'b', 'c']) await call(app, 'POST', '/v1/polls/stars/votes', { key: project.publicKey, body: { target: 'film-1', voter, value: 3 } });
-    const url = publish(project, `${kinds}<style>.themed { --clickvote-accent: rgb(200, 30, 90); }</style><p class="themed">Themed <clickvote-buttons poll="likes" target="post-2"></clickvote-buttons></p>`);
+    const url = publish(project, `${kinds}<style>.themed { --clickvote-accent: rgb(200, 30, 90); }</style><article class="themed"><h2>A themed post</h2><p>This blog sets <code>--clickvote-accent</code>.</p><clickvote-buttons poll="likes" target="post-2"></clickvote-buttons></article>`);
     for (const colorScheme of ['light', 'dark'] as const) {
       // Reduced motion: the screenshots show settled states, not a count mid-bump.
       const context = await browser.newContext({ colorScheme, reducedMotion: 'reduce' });
@@ -142,7 +142,7 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
       expect(await page.locator('[data-clickvote-poll]').evaluateAll((hosts) => hosts.map((host) => host.shadowRoot !== null))).toEqual([true, true, true]);
       // The page's own styles stay outside: the buttons look the same on any blog.
       await expect.poll(() => page.getByText('3.0 (3)').count(), eventually).toBe(1);
-      await page.screenshot({ path: path.join(screenshots, `widget-${colorScheme}-unpressed.png`) });
+      await page.screenshot({ path: path.join(screenshots, `widget-${colorScheme}-unpressed.png`), fullPage: true });
       const unpressed = await background(page, 'Vote up');
       await page.getByRole('button', { name: 'Like' }).first().click();
       await page.getByRole('button', { name: 'Vote down' }).click();
@@ -156,7 +156,7 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
       // From the keyboard, so the focus ring shows.
       await page.getByRole('button', { name: 'Rate 3 of 5' }).focus();
       await page.keyboard.press('Tab');
-      await page.screenshot({ path: path.join(screenshots, `widget-${colorScheme}-pressed.png`) });
+      await page.screenshot({ path: path.join(screenshots, `widget-${colorScheme}-pressed.png`), fullPage: true });
       // Clicking one's current value retracts it.
       for (const name of ['Vote down', 'Rate 4 of 5']) await page.getByRole('button', { name }).click();
       await expect.poll(() => pressed(page, 'Rate 4 of 5'), eventually).toBe('false');
@@ -171,11 +171,11 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
     await expect.poll(() => badKey.page.locator('.clickvote-status').allTextContents(), eventually).toEqual(Array(3).fill('Voting is not set up here (bad key)'));
     expect(await badKey.page.locator('[data-clickvote-poll] [aria-live]').count()).toBe(3);
     await expect.poll(() => badKey.warnings.filter((text) => text.startsWith('Clickvote:')), eventually).toEqual([expect.stringMatching(/refused \(401 unauthenticated\)/)]);
-    await badKey.page.screenshot({ path: path.join(screenshots, 'widget-error-bad-key.png') });
+    await badKey.page.screenshot({ path: path.join(screenshots, 'widget-error-bad-key.png'), fullPage: true });
 
     const unknown = await open(await browser.newContext(), publish(project, '<div data-clickvote-poll="no-such-poll" data-clickvote-target="x"></div>'));
     await expect.poll(() => unknown.page.locator('.clickvote-status').textContent(), eventually).toBe('This poll does not exist');
-    await unknown.page.screenshot({ path: path.join(screenshots, 'widget-error-unknown-poll.png') });
+    await unknown.page.screenshot({ path: path.join(screenshots, 'widget-error-unknown-poll.png'), fullPage: true });
 
     const closing = await open(await browser.newContext(), publish(project, kinds));
     await closing.page.getByRole('button', { name: 'Rate 5 of 5' }).waitFor(eventually);
@@ -184,14 +184,14 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
     await expect.poll(() => closing.page.locator('.clickvote-status').nth(1).textContent(), eventually).toBe('Voting has closed: your vote was not counted');
     expect(await pressed(closing.page, 'Vote up')).toBe('false');
     expect(await closing.page.locator('.clickvote-score').nth(1).textContent()).toBe('0');
-    await closing.page.screenshot({ path: path.join(screenshots, 'widget-error-410-closed.png') });
+    await closing.page.screenshot({ path: path.join(screenshots, 'widget-error-410-closed.png'), fullPage: true });
 
     const context = await browser.newContext();
     await context.route('**/v1/stream?**', (route) => route.abort());
     const lost = await open(context, publish(project, kinds));
     await expect.poll(() => lost.page.locator('.clickvote-status').first().textContent(), eventually).toBe('Live counts paused: reconnecting…');
     await expect.poll(() => lost.warnings.filter((text) => /live counts/.test(text)), eventually).toHaveLength(1);
-    await lost.page.screenshot({ path: path.join(screenshots, 'widget-error-lost-connection.png') });
+    await lost.page.screenshot({ path: path.join(screenshots, 'widget-error-lost-connection.png'), fullPage: true });
     // Back on the network, EventSource reconnects: the message goes and the counts catch up.
     await call(app, 'POST', '/v1/polls/likes/votes', { key: project.publicKey, body: { target: 'post-1', voter: 'meanwhile', value: 1 } });
     await context.unrouteAll();
@@ -213,7 +213,7 @@ describe.skipIf(!available)('the widget’s look and honest states, in a real br
     expect(await like.nth(1).textContent()).toBe('♡ 0');
     expect(await page.locator('clickvote-buttons[data-clickvote-state="refused"]').count()).toBe(1);
     await expect.poll(() => warnings.join('\n'), eventually).toMatch(/Clickvote: refused \(409 poll_target_limit_reached\)/);
-    await page.screenshot({ path: path.join(screenshots, 'widget-error-409-target-limit.png') });
+    await page.screenshot({ path: path.join(screenshots, 'widget-error-409-target-limit.png'), fullPage: true });
     expect((await call(app, 'GET', '/v1/polls/likes/tallies/new-post', { key: project.publicKey })).body.count).toBe(0);
   });
 
