@@ -67,7 +67,7 @@ export function projectSettings({ show, fail }) {
     await attempt(async () => {
       const { ballots } = await api('/v1/moderation/retractions', { method: 'POST', body: { ...filter, dryRun: true } });
       pendingRetraction = ballots > 0 ? filter : undefined;
-      $('#mod-count').textContent = `${ballots} active ballot${ballots === 1 ? '' : 's'} match.`;
+      $('#mod-count').textContent = ballots === 1 ? '1 active ballot matches.' : `${ballots} active ballots match.`;
       $('#mod-retract').textContent = `Retract ${ballots} ballot${ballots === 1 ? '' : 's'}`;
       $('#mod-retract').hidden = ballots === 0;
     });

@@ -120,7 +120,7 @@ describe.skipIf(!available)('the dashboard, in a real browser', () => {
     await page.getByRole('button', { name: '← Newer' }).click();
     await expect.poll(async () => (await voters())[0], eventually).toBe('reader-2');
 
-    await page.getByLabel('Voter', { exact: true }).first().fill('reader-1');
+    await audit.getByLabel('Voter').fill('reader-1');
     await page.getByRole('button', { name: 'Filter' }).click();
     await expect.poll(() => page.locator('#audit tbody tr td:nth-child(5)').allTextContents(), eventually).toEqual(['1 → -1', '0 → 1']);
     expect(await page.locator('#audit tbody tr td:nth-child(2)').allTextContents()).toEqual(['changed', 'cast']);
@@ -180,7 +180,7 @@ describe.skipIf(!available)('the dashboard, in a real browser', () => {
     await moderation.getByLabel('Reason').fill('sock puppets');
     await moderation.getByLabel('Voter').fill('sock-1');
     await moderation.getByRole('button', { name: 'Count matching ballots' }).click();
-    await expect.poll(() => page.locator('#mod-count').textContent(), eventually).toBe('1 active ballot match.');
+    await expect.poll(() => page.locator('#mod-count').textContent(), eventually).toBe('1 active ballot matches.');
     await moderation.screenshot({ path: path.join(screenshots, 'dashboard-moderation.png') });
     await page.getByRole('button', { name: 'Retract 1 ballot' }).click();
     await expect.poll(() => page.locator('#mod-count').textContent(), eventually).toBe('Retracted 1 of 1 matching ballots.');
