@@ -1,0 +1,72 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type Event, STREAM_DOES_NOT_EXIST } from '@event-driven-io/emmett';
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import pg from 'pg';
+import { benchServerUrl } from './support.js';
+
+type VoteCast = Event<'VoteCast', { poll: string; target: string; voter: string; value: number }>;
+
+export interface EmmettAppends {
+  readonly rate: number;
+  readonly failed: number;
+}
+
+/**
+ * The baseline for the HTTP vote path: Emmett's PostgreSQL event store (no HTTP, no validation,
+ * no read of prior state) appending one event to a new stream per call, from `callers` loops for
+ * `seconds`, against a fresh database of its own. Its pool has the API's default size (10).
+ */
+export async function measureEmmettAppends(callers: number, seconds: number, poolSize = 10): Promise<EmmettAppends> {
+  const database = await createEmptyDatabase();
+  const pool = new pg.Pool({ connectionString: database.url, max: poolSize });
+  const store = getPostgreSQLEventStore(database.url, { connectionOptions: { pool } });
+  try {
+    await store.schema.migrate();
+    const append = () =>
+      store.appendToStream<VoteCast>(
+        `ballot-${randomUUID()}`,
+        [{ type: 'VoteCast', data: { poll: 'votes', target: `t${Math.floor(Math.random() * 1000)}`, voter: randomUUID(), value: 1 } }],
+        { expectedStreamVersion: STREAM_DOES_NOT_EXIST },
+      );
+    await append(); // warm: the first call prepares the store's statements
+    let done = 0;
+    let failed = 0;
+    const until = performance.now() + seconds * 1000;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        while (performance.now() < until) {
+          try {
+            await append();
+            done += 1;
+          } catch {
+            failed += 1;
+          }
+        }
+      }),
+    );
+    return { rate: done / ((performance.now() - started) / 1000), failed };
+  } finally {
+    await store.close();
+    await pool.end().catch(() => {});
+    await database.drop();
+  }
+}
+
+async function createEmptyDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `cv_bench_emmett_${randomBytes(5).toString('hex')}`;
+  await withAdmin((client) => client.query(`create database ${name}`));
+  const url = new URL(benchServerUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => withAdmin((client) => client.query(`drop database if exists ${name} with (force)`)) };
+}
+
+async function withAdmin(work: (client: pg.Client) => Promise<unknown>): Promise<void> {
+  const client = new pg.Client({ connectionString: benchServerUrl });
+  await client.connect();
+  try {
+    await work(client);
+  } finally {
+    await client.end();
+  }
+}
