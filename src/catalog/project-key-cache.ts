@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../platform/database.js';
-import { TtlCache } from '../platform/ttl-cache.js';
+import { notCached, TtlCache } from '../platform/ttl-cache.js';
 import { type AuthenticatedProject, findProjectByKey } from './projects.js';
 
 /**
@@ -21,7 +21,16 @@ export class ProjectKeyCache {
   }
 
   async find(key: string): Promise<AuthenticatedProject | undefined> {
-    const project = await this.cache.getOrLoad(key, () => findProjectByKey(this.db, key));
+    return this.used(await this.cache.getOrLoad(key, () => findProjectByKey(this.db, key)));
+  }
+
+  /** The key's project when it is remembered, without waiting; `notCached` when it must be looked up. */
+  findCached(key: string): AuthenticatedProject | undefined | typeof notCached {
+    const project = this.cache.peek(key);
+    return project === notCached ? notCached : this.used(project);
+  }
+
+  private used(project: AuthenticatedProject | undefined): AuthenticatedProject | undefined {
     if (project !== undefined) this.onUse(project);
     return project;
   }

@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -63,7 +63,7 @@ export interface AppDependencies {
 }
 
 export function createApp(deps: AppDependencies): Express {
-  const { db, appender, queries, logger, adminToken, registry, keyCacheMs = 10_000 } = deps;
+  const { db, appender, queries, logger, adminToken, registry } = deps;
   const app = express();
   app.set('trust proxy', deps.trustProxy ?? false);
   app.disable('x-powered-by');
@@ -71,33 +71,58 @@ export function createApp(deps: AppDependencies): Express {
   app.use(requestLog(logger));
   if (deps.internalRoutesElsewhere === true) app.all(internalPaths, notServedHere);
   if (registry !== undefined) app.use(httpMetrics(registry));
-  app.use('/v1', allowAnyOrigin, refuseSecretKeyInUrl);
+  app.use(onApiPaths(allowAnyOrigin, refuseSecretKeyInUrl));
+  const api = appender !== undefined && queries !== undefined ? apiRoutes(deps, appender, queries) : undefined;
+  // The hot routes first: express tries every route registered before the one that matches.
+  if (api !== undefined) app.use(api.hot);
   app.use(pageRoutes(deps.demoPublicKey));
   app.use(healthRoutes(db, registry, deps.readiness ?? { stopping: () => false }));
-  if (appender !== undefined && queries !== undefined) {
-    const keyUses = new KeyUseRecorder(db);
-    const keys = new ProjectKeyCache(db, keyCacheMs, (project) => keyUses.noteUse(project.keyId));
-    deps.stopping?.addEventListener('abort', () => void keyUses.close().catch(() => {}));
-    const rateLimits = deps.rateLimits ?? RateLimits.inProcess();
-    const clientAddressHash = clientAddressHasher(deps.clientAddressKey);
-    app.use(projectRoutes(db, adminToken));
-    app.use(projectSettingsRoutes(db, keys, keyUses, rateLimits));
-    app.use(voterRoutes(keys, rateLimits, clientAddressHash));
-    app.use(pollRoutes(db, keys));
-    app.use(voteRoutes(keys, appender, { auditMetadata: auditMetadataWith(clientAddressHash), clientAddressHash, rateLimits }));
-    app.use(tallyRoutes(keys, queries));
-    app.use(auditRoutes(db, keys));
-    app.use(moderationRoutes(db, keys, appender));
-    app.use(analyticsRoutes(db, keys));
-    if (deps.hub !== undefined) {
-      const capacity = new StreamCapacity(deps.streamLimits);
-      app.use(streamRoutes(keys, queries, deps.hub, capacity, registry, deps.stopping ?? new AbortController().signal));
-    }
-  }
+  if (api !== undefined) app.use(api.rest);
   if (deps.projections !== undefined) app.use(adminRoutes(adminToken, deps.projections));
   app.use(() => {
     throw transportError('route_not_found', 'There is no such route; see the README for the API.');
   });
   app.use(problemHandler);
   return app;
+}
+
+/** The project API: votes and tally reads (hot), and the rest. */
+function apiRoutes(deps: AppDependencies, appender: VoteAppender, queries: TallyQueries): { hot: Router[]; rest: Router[] } {
+  const { db, registry } = deps;
+  const keyUses = new KeyUseRecorder(db);
+  const keys = new ProjectKeyCache(db, deps.keyCacheMs ?? 10_000, (project) => keyUses.noteUse(project.keyId));
+  deps.stopping?.addEventListener('abort', () => void keyUses.close().catch(() => {}));
+  const rateLimits = deps.rateLimits ?? RateLimits.inProcess();
+  const clientAddressHash = clientAddressHasher(deps.clientAddressKey);
+  const hot = [
+    voteRoutes(keys, appender, { auditMetadata: auditMetadataWith(clientAddressHash), clientAddressHash, rateLimits }),
+    tallyRoutes(keys, queries),
+  ];
+  const rest = [
+    projectRoutes(db, deps.adminToken),
+    projectSettingsRoutes(db, keys, keyUses, rateLimits),
+    voterRoutes(keys, rateLimits, clientAddressHash),
+    pollRoutes(db, keys),
+    auditRoutes(db, keys),
+    moderationRoutes(db, keys, appender),
+    analyticsRoutes(db, keys),
+  ];
+  if (deps.hub !== undefined) {
+    const capacity = new StreamCapacity(deps.streamLimits);
+    rest.push(streamRoutes(keys, queries, deps.hub, capacity, registry, deps.stopping ?? new AbortController().signal));
+  }
+  return { hot, rest };
+}
+
+const apiPath = /^\/v1(?:[/?#]|$)/i;
+
+/**
+ * `app.use('/v1', first, second)` for two synchronous handlers, without the router's mount-path
+ * bookkeeping (strip and restore the URL) on every request.
+ */
+function onApiPaths(first: RequestHandler, second: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    if (!apiPath.test(req.url)) return next();
+    void first(req, res, () => void second(req, res, next));
+  };
 }

@@ -6,24 +6,37 @@ import type { AuthenticatedProject } from '../catalog/projects.js';
 import { ClickvoteError } from '../domain/errors.js';
 import type { KeyAccess } from '../domain/voter-policy.js';
 import { enforceAllowedOrigins } from './cors.js';
+import { notCached } from '../platform/ttl-cache.js';
 
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
   return match?.[1];
 }
 
-/** Requires a project key; `secret` routes refuse public keys, `public` routes take either. */
+/**
+ * Requires a project key; `secret` routes refuse public keys, `public` routes take either.
+ * A remembered key is answered in the same turn, without a promise.
+ */
 export function requireProjectKey(keys: ProjectKeyCache, needed: KeyAccess): RequestHandler {
-  return async (req, res, next) => {
-    const key = bearerToken(req.get('authorization'));
-    if (key === undefined) throw new ClickvoteError('unauthenticated', 'Send a project key as "Authorization: Bearer <key>".');
-    const project = await keys.find(key);
+  const admit = (req: Request, res: Response, project: AuthenticatedProject | undefined) => {
     if (project === undefined) throw new ClickvoteError('unauthenticated', 'The key is not valid.');
     if (needed === 'secret' && project.access !== 'secret') {
       throw new ClickvoteError('forbidden', 'This route needs the project\'s secret key; public keys only vote and read.');
     }
     enforceAllowedOrigins(req, res, project);
     res.locals.project = project;
+  };
+  return (req, res, next) => {
+    const key = bearerToken(req.headers.authorization);
+    if (key === undefined) throw new ClickvoteError('unauthenticated', 'Send a project key as "Authorization: Bearer <key>".');
+    const cached = keys.findCached(key);
+    if (cached === notCached) {
+      return keys.find(key).then((project) => {
+        admit(req, res, project);
+        next();
+      });
+    }
+    admit(req, res, cached);
     next();
   };
 }

@@ -5,7 +5,7 @@ import { parsePosition } from '../domain/position.js';
 import { rankOrders } from '../domain/ranking.js';
 import type { TallyQueries } from '../projections/tallies/tally-queries.js';
 import { authenticatedProject, requireProjectKey } from './auth.js';
-import { decodeInput, Identifier, PollName, Targets } from './validation.js';
+import { decodeCommonInput, decodeInput, hasOnlyKeys, Identifier, isIdentifier, isPollName, PollName, Targets } from './validation.js';
 import { voterForRead } from './voter-identity.js';
 
 export const maxBatchTargets = 100;
@@ -29,13 +29,26 @@ const TopQuery = Schema.Struct({
   limit: Schema.optionalWith(IntegerFromQuery(1, 100), { default: () => 10 }),
 });
 
+// The usual shapes, checked without Schema (see decodeCommonInput).
+const pollKeys = new Set(['poll']);
+const tallyKeys = new Set(['poll', 'target']);
+const noKeys = new Set<string>();
+const batchKeys = new Set(['target', 'voter']);
+const isCommonPollParams = (params: unknown): params is typeof PollParams.Type => hasOnlyKeys(params, pollKeys) && isPollName(params.poll);
+const isCommonTallyParams = (params: unknown): params is typeof TallyParams.Type =>
+  hasOnlyKeys(params, tallyKeys) && isPollName(params.poll) && isIdentifier(params.target);
+const isEmptyQuery = (query: unknown): query is typeof TallyQuery.Type => hasOnlyKeys(query, noKeys);
+const isTargetList = (value: unknown) => Array.isArray(value) && value.length >= 1 && value.length <= maxBatchTargets && value.every(isIdentifier);
+const isCommonBatchQuery = (query: unknown): query is typeof BatchQuery.Type =>
+  hasOnlyKeys(query, batchKeys) && (query.voter === undefined || isIdentifier(query.voter)) && (isIdentifier(query.target) || isTargetList(query.target));
+
 export function tallyRoutes(keys: ProjectKeyCache, queries: TallyQueries): Router {
   const router = Router();
   const publicKey = requireProjectKey(keys, 'public');
 
   router.get('/v1/polls/:poll/tallies/:target', publicKey, async (req, res) => {
-    const { poll, target } = decodeInput(TallyParams, req.params, 'path');
-    const { voter, minPosition, waitMs } = decodeInput(TallyQuery, req.query, 'query');
+    const { poll, target } = decodeCommonInput(TallyParams, isCommonTallyParams, req.params, 'path');
+    const { voter, minPosition, waitMs } = decodeCommonInput(TallyQuery, isEmptyQuery, req.query, 'query');
     const project = authenticatedProject(res);
     const reader = await voterForRead(req, project, voter);
     if (minPosition !== undefined) await queries.waitForPosition(minPosition, waitMs ?? 1000);
@@ -44,8 +57,8 @@ export function tallyRoutes(keys: ProjectKeyCache, queries: TallyQueries): Route
   });
 
   router.get('/v1/polls/:poll/tallies', publicKey, async (req, res) => {
-    const { poll } = decodeInput(PollParams, req.params, 'path');
-    const { target, voter } = decodeInput(BatchQuery, req.query, 'query');
+    const { poll } = decodeCommonInput(PollParams, isCommonPollParams, req.params, 'path');
+    const { target, voter } = decodeCommonInput(BatchQuery, isCommonBatchQuery, req.query, 'query');
     const targets = typeof target === 'string' ? [target] : target;
     const project = authenticatedProject(res);
     res.json({ tallies: await queries.tallies(project.id, poll, targets, await voterForRead(req, project, voter)) });

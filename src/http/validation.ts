@@ -46,3 +46,21 @@ export function decodeInput<A, I>(schema: Schema.Schema<A, I>, input: unknown, w
   }));
   throw new ClickvoteError('validation_failed', `The ${what} is not valid.`, problems);
 }
+
+/**
+ * `decodeInput` with a plain check for the usual shape first. `isCommon` must accept only input
+ * that the schema decodes to itself; whatever else arrives (and every error) goes through Schema.
+ */
+export function decodeCommonInput<A, I>(schema: Schema.Schema<A, I>, isCommon: (input: unknown) => input is A, input: unknown, what: string): A {
+  return isCommon(input) ? input : decodeInput(schema, input, what);
+}
+
+export const isIdentifier = (value: unknown): value is string => typeof value === 'string' && identifierProblem(value) === undefined;
+export const isPollName = (value: unknown): value is string => typeof value === 'string' && isValidPollName(value);
+
+/** An object (as JSON.parse, express's params and the query parser make) with no own keys but these. */
+export function hasOnlyKeys(value: unknown, allowed: ReadonlySet<string>): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  for (const key of Object.keys(value)) if (!allowed.has(key)) return false;
+  return true;
+}

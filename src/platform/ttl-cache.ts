@@ -1,3 +1,5 @@
+export const notCached = Symbol('notCached');
+
 /**
  * Answers remembered for a while. Bounded: when full it starts over, so ids made up by a client
  * (unknown keys, polls that do not exist) cannot grow it without end.
@@ -9,6 +11,12 @@ export class TtlCache<V> {
     private readonly ttlMs: number,
     private readonly maxEntries = 10_000,
   ) {}
+
+  /** The remembered answer, or `notCached` when there is none or it has expired. */
+  peek(key: string): V | typeof notCached {
+    const cached = this.entries.get(key);
+    return cached !== undefined && cached.until > Date.now() ? cached.value : notCached;
+  }
 
   async getOrLoad(key: string, load: () => Promise<V>): Promise<V> {
     const cached = this.entries.get(key);
