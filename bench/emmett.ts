@@ -14,12 +14,12 @@ export interface EmmettAppends {
 /**
  * The baseline for the HTTP vote path: Emmett's PostgreSQL event store (no HTTP, no validation,
  * no read of prior state) appending one event to a new stream per call, from `callers` loops for
- * `seconds`, against a fresh database of its own. Its pool has the API's default size (10).
+ * `seconds`, against a fresh database of its own. Its pool is its own default (10 connections,
+ * as the API's DATABASE_POOL_SIZE).
  */
-export async function measureEmmettAppends(callers: number, seconds: number, poolSize = 10): Promise<EmmettAppends> {
+export async function measureEmmettAppends(callers: number, seconds: number): Promise<EmmettAppends> {
   const database = await createEmptyDatabase();
-  const pool = new pg.Pool({ connectionString: database.url, max: poolSize });
-  const store = getPostgreSQLEventStore(database.url, { connectionOptions: { pool } });
+  const store = getPostgreSQLEventStore(database.url);
   try {
     await store.schema.migrate();
     const append = () =>
@@ -48,7 +48,6 @@ export async function measureEmmettAppends(callers: number, seconds: number, poo
     return { rate: done / ((performance.now() - started) / 1000), failed };
   } finally {
     await store.close();
-    await pool.end().catch(() => {});
     await database.drop();
   }
 }
