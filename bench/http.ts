@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -45,24 +46,33 @@ export async function benchHttp(): Promise<BenchRow[]> {
     const readRequest = (): Request => ({ method: 'GET', path: `/v1/polls/votes/tallies/${randomTarget()}`, headers: auth() });
     const batchPath = `/v1/polls/votes/tallies?${Array.from({ length: 50 }, (_, i) => `target=t${i * 7}`).join('&')}`;
 
-    const castOurs = await load(service.baseUrl, seconds, [voteRequest]);
-    const castBare = await load(bare.url, seconds, [voteRequest]);
+    const ours = { url: service.baseUrl, pid: service.child.pid };
+    const castOurs = await load(ours, seconds, [voteRequest]);
+    const castBare = await load(bare, seconds, [voteRequest]);
     const emmett = await measureEmmettAppends(connections, seconds);
-    const readOurs = await load(service.baseUrl, seconds, [readRequest]);
-    const readBare = await load(bare.url, seconds, [readRequest]);
-    const batchOurs = await load(service.baseUrl, seconds, [() => ({ method: 'GET', path: batchPath, headers: auth() })]);
-    await load(service.baseUrl, mixedSeconds, [readRequest, readRequest, readRequest, voteRequest]);
+    const readOurs = await load(ours, seconds, [readRequest]);
+    const readBare = await load(bare, seconds, [readRequest]);
+    const batchOurs = await load(ours, seconds, [() => ({ method: 'GET', path: batchPath, headers: auth() })]);
+    await load(ours, mixedSeconds, [readRequest, readRequest, readRequest, voteRequest]);
     const apiRssAfterMixed = processRssMb(service.child.pid);
 
     const row = (scenario: string, ours: Load, baseline: Load, target: string, minimum: number): BenchRow => ({
       scenario,
-      ours: `${perSecond(ours.rate)}, p99 ${milliseconds(ours.p99)}`,
-      baseline: `${perSecond(baseline.rate)}, p99 ${milliseconds(baseline.p99)} (bare express route)`,
+      ours: `${perSecond(ours.rate)}, p99 ${milliseconds(ours.p99)}, ${microseconds(ours.cpuPerRequest)} CPU`,
+      baseline: `${perSecond(baseline.rate)}, p99 ${milliseconds(baseline.p99)}, ${microseconds(baseline.cpuPerRequest)} CPU (bare express route)`,
       ratio: ours.rate / baseline.rate,
       target,
       met: ours.failed === 0 && ours.rate / baseline.rate >= minimum,
       peakRssMb: { api: service.peakRssMb(), projector: projector.peakRssMb(), bare: bare.peakRssMb() },
-      figures: { oursPerSecond: ours.rate, oursP99Ms: ours.p99, oursFailed: ours.failed, baselinePerSecond: baseline.rate, baselineP99Ms: baseline.p99 },
+      figures: {
+        oursPerSecond: ours.rate,
+        oursP99Ms: ours.p99,
+        oursFailed: ours.failed,
+        oursCpuUsPerRequest: ours.cpuPerRequest,
+        baselinePerSecond: baseline.rate,
+        baselineP99Ms: baseline.p99,
+        baselineCpuUsPerRequest: baseline.cpuPerRequest,
+      },
     });
     const batchTallies = batchOurs.rate * 50;
     return [
@@ -113,19 +123,31 @@ interface Load {
   readonly rate: number;
   readonly p99: number;
   readonly failed: number;
+  /** CPU time of the answering process per request, in µs: on a shared machine steadier than rates. */
+  readonly cpuPerRequest: number;
 }
 
-async function load(url: string, seconds: number, requests: (() => Request)[]): Promise<Load> {
+async function load(target: { url: string; pid: number | undefined }, seconds: number, requests: (() => Request)[]): Promise<Load> {
+  const cpuBefore = processCpuMs(target.pid);
   const result = await autocannon({
-    url,
+    url: target.url,
     connections,
     duration: seconds,
     requests: requests.map((make) => ({ setupRequest: (request: Request) => ({ ...request, ...make() }) })),
   } as autocannon.Options);
-  return { rate: result.requests.average, p99: result.latency.p99, failed: result.non2xx + result.errors + result.timeouts };
+  const cpuPerRequest = ((processCpuMs(target.pid) - cpuBefore) * 1000) / Math.max(1, result.requests.total);
+  return { rate: result.requests.average, p99: result.latency.p99, failed: result.non2xx + result.errors + result.timeouts, cpuPerRequest };
 }
 
-async function startBareServer(): Promise<{ url: string; peakRssMb(): number; stop(): Promise<void> }> {
+/** User and system CPU time of a process so far, in ms, from /proc (clock ticks of 10 ms). */
+function processCpuMs(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+const microseconds = (value: number) => `${Math.round(value)} µs`;
+
+async function startBareServer(): Promise<{ url: string; pid: number | undefined; peakRssMb(): number; stop(): Promise<void> }> {
   const port = await freePort();
   const child = spawn(process.execPath, [...serviceNodeOptions.split(' '), path.resolve(import.meta.dirname, 'bare-server.mjs')], {
     env: { ...process.env, PORT: String(port) },
@@ -143,6 +165,7 @@ async function startBareServer(): Promise<{ url: string; peakRssMb(): number; st
   }
   return {
     url,
+    pid: child.pid,
     peakRssMb: () => peak,
     stop: async () => {
       clearInterval(sampler);
