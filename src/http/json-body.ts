@@ -12,7 +12,8 @@ const emptyBodies = new WeakSet<IncomingMessage>();
 const parseJson = express.json({
   limit: maxBodyBytes,
   strict: true,
-  type: 'application/json',
+  // The check before it has already refused every body that is not application/json.
+  type: (req) => hasBody(req.headers),
   // The parser turns an empty body into {}; remember it was empty, so it can be called missing.
   verify: (req, _res, raw) => {
     if (raw.length === 0) emptyBodies.add(req);
@@ -26,7 +27,8 @@ const parseJson = express.json({
 export const jsonBody: RequestHandler[] = [
   (req, _res, next) => {
     if (!hasBody(req.headers)) return next();
-    const contentType = req.get('content-type');
+    const contentType = req.headers['content-type'];
+    if (contentType === 'application/json') return next();
     if (contentType === undefined) throw transportError('unsupported_media_type', 'Send the body as application/json.');
     if (!req.is('application/json')) throw transportError('unsupported_media_type', `Send the body as application/json, not ${contentType}.`);
     next();
