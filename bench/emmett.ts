@@ -14,12 +14,14 @@ export interface EmmettAppends {
 /**
  * The baseline for the HTTP vote path: Emmett's PostgreSQL event store (no HTTP, no validation,
  * no read of prior state) appending one event to a new stream per call, from `callers` loops for
- * `seconds`, against a fresh database of its own. Its pool is its own default (10 connections,
- * as the API's DATABASE_POOL_SIZE).
+ * `seconds`, against a fresh database of its own. Its pool has as many connections as the API's
+ * (DATABASE_POOL_SIZE, 10 by default).
  */
-export async function measureEmmettAppends(callers: number, seconds: number): Promise<EmmettAppends> {
+export async function measureEmmettAppends(callers: number, seconds: number, poolSize = 10): Promise<EmmettAppends> {
   const database = await createEmptyDatabase();
-  const store = getPostgreSQLEventStore(database.url);
+  const pool = new pg.Pool({ connectionString: database.url, max: poolSize });
+  pool.on('error', () => {}); // a connection ended while idle: nothing to do with what is measured
+  const store = getPostgreSQLEventStore(database.url, { connectionOptions: { pool } });
   try {
     await store.schema.migrate();
     const append = () =>
@@ -48,6 +50,7 @@ export async function measureEmmettAppends(callers: number, seconds: number): Pr
     return { rate: done / ((performance.now() - started) / 1000), failed };
   } finally {
     await store.close();
+    await pool.end();
     await database.drop();
   }
 }
@@ -57,7 +60,17 @@ async function createEmptyDatabase(): Promise<{ url: string; drop(): Promise<voi
   await withAdmin((client) => client.query(`create database ${name}`));
   const url = new URL(benchServerUrl);
   url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => withAdmin((client) => client.query(`drop database if exists ${name} with (force)`)) };
+  const drop = () =>
+    withAdmin(async (client) => {
+      // Emmett may still be closing connections of its own; forcing them would fail its clients.
+      for (let attempt = 0; attempt < 50; attempt += 1) {
+        const { rows } = await client.query('select count(*)::int as open from pg_stat_activity where datname = $1', [name]);
+        if (rows[0].open === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await client.query(`drop database if exists ${name} with (force)`);
+    });
+  return { url: url.toString(), drop };
 }
 
 async function withAdmin(work: (client: pg.Client) => Promise<unknown>): Promise<void> {
