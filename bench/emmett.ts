@@ -2,39 +2,45 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type Event, STREAM_DOES_NOT_EXIST } from '@event-driven-io/emmett';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
+import type { Contender } from './http-load.js';
 import { benchServerUrl } from './support.js';
 
 type VoteCast = Event<'VoteCast', { poll: string; target: string; voter: string; value: number }>;
 
-export interface EmmettAppends {
-  readonly rate: number;
-  readonly failed: number;
-}
-
 /**
  * The baseline for the HTTP vote path: Emmett's PostgreSQL event store (no HTTP, no validation,
- * no read of prior state) appending one event to a new stream per call, from `callers` loops for
- * `seconds`, against a fresh database of its own. Its pool has as many connections as the API's
+ * no read of prior state) appending one event to a new stream per call, from `callers` loops,
+ * against a fresh database of its own. Its pool has as many connections as the API's
  * (DATABASE_POOL_SIZE, 10 by default).
  */
-export async function measureEmmettAppends(callers: number, seconds: number, poolSize = 10): Promise<EmmettAppends> {
+export async function openEmmettAppends(callers: number, poolSize = 10): Promise<{ contender: Contender; close(): Promise<void> }> {
   const database = await createEmptyDatabase();
   const pool = new pg.Pool({ connectionString: database.url, max: poolSize });
   pool.on('error', () => {}); // a connection ended while idle: nothing to do with what is measured
   const store = getPostgreSQLEventStore(database.url, { connectionOptions: { pool } });
+  const close = async () => {
+    await store.close();
+    await pool.end();
+    await database.drop();
+  };
+  const append = () =>
+    store.appendToStream<VoteCast>(
+      `ballot-${randomUUID()}`,
+      [{ type: 'VoteCast', data: { poll: 'votes', target: `t${Math.floor(Math.random() * 1000)}`, voter: randomUUID(), value: 1 } }],
+      { expectedStreamVersion: STREAM_DOES_NOT_EXIST },
+    );
   try {
     await store.schema.migrate();
-    const append = () =>
-      store.appendToStream<VoteCast>(
-        `ballot-${randomUUID()}`,
-        [{ type: 'VoteCast', data: { poll: 'votes', target: `t${Math.floor(Math.random() * 1000)}`, voter: randomUUID(), value: 1 } }],
-        { expectedStreamVersion: STREAM_DOES_NOT_EXIST },
-      );
     await append(); // warm: the first call prepares the store's statements
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const contender: Contender = async (seconds) => {
     let done = 0;
     let failed = 0;
-    const until = performance.now() + seconds * 1000;
     const started = performance.now();
+    const until = started + seconds * 1000;
     await Promise.all(
       Array.from({ length: callers }, async () => {
         while (performance.now() < until) {
@@ -47,12 +53,9 @@ export async function measureEmmettAppends(callers: number, seconds: number, poo
         }
       }),
     );
-    return { rate: done / ((performance.now() - started) / 1000), failed };
-  } finally {
-    await store.close();
-    await pool.end();
-    await database.drop();
-  }
+    return { done, failed, seconds: (performance.now() - started) / 1000, p99: Number.NaN, cpuMs: Number.NaN };
+  };
+  return { contender, close };
 }
 
 async function createEmptyDatabase(): Promise<{ url: string; drop(): Promise<void> }> {

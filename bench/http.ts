@@ -1,27 +1,24 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import { connectRedis } from '../src/platform/redis.js';
-import { measureEmmettAppends } from './emmett.js';
+import { openEmmettAppends } from './emmett.js';
+import { connections, httpContender, interleave, type Load, type Request } from './http-load.js';
 import { type BenchRow, milliseconds, perSecond } from './report.js';
 import { createProjectWithPoll, freePort, processRssMb, serviceNodeOptions, startService } from './service.js';
 import { benchRedisUrl, createBenchDatabase, deleteBenchKeys, envNumber } from './support.js';
-
-const connections = 100;
-
-type Request = { method?: string; path?: string; body?: string; headers?: Record<string, string> };
 
 /**
  * HTTP scenarios with autocannon (100 connections) against the built API process (its projector
  * runs beside it, as deployed), each next to a bare express 5 route in the same kind of process;
  * the vote path also next to Emmett's PostgreSQL event store appending from as many callers;
- * then the API's RSS after mixed load.
+ * then the API's RSS after mixed load. Each comparison runs its contenders in alternating slices
+ * of BENCH_HTTP_SLICE_SECONDS.
  */
 export async function benchHttp(): Promise<BenchRow[]> {
   const seconds = envNumber('BENCH_HTTP_SECONDS', 10);
   const mixedSeconds = envNumber('BENCH_MIXED_SECONDS', 60);
+  const sliceSeconds = envNumber('BENCH_HTTP_SLICE_SECONDS', 2);
   const targets = 1000;
   const database = await createBenchDatabase(1);
   const prefix = `cvbench_${randomBytes(4).toString('hex')}`;
@@ -31,6 +28,7 @@ export async function benchHttp(): Promise<BenchRow[]> {
   const service = await startService({ ...shared, ROLE: 'api', MIGRATE_ON_START: 'true' });
   const projector = await startService({ ...shared, ROLE: 'projector' });
   const bare = await startBareServer();
+  const emmett = await openEmmettAppends(connections);
   try {
     const project = await createProjectWithPoll(service);
     // Fresh header objects for every request: autocannon writes Content-Length into the ones it gets.
@@ -47,13 +45,17 @@ export async function benchHttp(): Promise<BenchRow[]> {
     const batchPath = `/v1/polls/votes/tallies?${Array.from({ length: 50 }, (_, i) => `target=t${i * 7}`).join('&')}`;
 
     const ours = { url: service.baseUrl, pid: service.child.pid };
-    const castOurs = await load(ours, seconds, [voteRequest]);
-    const castBare = await load(bare, seconds, [voteRequest]);
-    const emmett = await measureEmmettAppends(connections, seconds);
-    const readOurs = await load(ours, seconds, [readRequest]);
-    const readBare = await load(bare, seconds, [readRequest]);
-    const batchOurs = await load(ours, seconds, [() => ({ method: 'GET', path: batchPath, headers: auth() })]);
-    await load(ours, mixedSeconds, [readRequest, readRequest, readRequest, voteRequest]);
+    const [castOurs, castBare, emmettAppends] = await interleave(seconds, sliceSeconds, [
+      httpContender(ours, [voteRequest]),
+      httpContender(bare, [voteRequest]),
+      emmett.contender,
+    ] as const);
+    const [readOurs, readBare, batchOurs] = await interleave(seconds, sliceSeconds, [
+      httpContender(ours, [readRequest]),
+      httpContender(bare, [readRequest]),
+      httpContender(ours, [() => ({ method: 'GET', path: batchPath, headers: auth() })]),
+    ] as const);
+    await httpContender(ours, [readRequest, readRequest, readRequest, voteRequest])(mixedSeconds);
     const apiRssAfterMixed = processRssMb(service.child.pid);
 
     const row = (scenario: string, ours: Load, baseline: Load, target: string, minimum: number): BenchRow => ({
@@ -80,12 +82,12 @@ export async function benchHttp(): Promise<BenchRow[]> {
       {
         scenario: 'HTTP cast vote vs Emmett appends, 100 callers',
         ours: `${perSecond(castOurs.rate)}, p99 ${milliseconds(castOurs.p99)}`,
-        baseline: `${perSecond(emmett.rate)} (Emmett PostgreSQL appendToStream, one event per new stream, no HTTP)`,
-        ratio: castOurs.rate / emmett.rate,
+        baseline: `${perSecond(emmettAppends.rate)} (Emmett PostgreSQL appendToStream, one event per new stream, no HTTP)`,
+        ratio: castOurs.rate / emmettAppends.rate,
         target: 'ratio >= 1.5',
-        met: castOurs.failed === 0 && emmett.failed === 0 && castOurs.rate / emmett.rate >= 1.5,
+        met: castOurs.failed === 0 && emmettAppends.failed === 0 && castOurs.rate / emmettAppends.rate >= 1.5,
         peakRssMb: { api: service.peakRssMb() },
-        figures: { oursPerSecond: castOurs.rate, emmettPerSecond: emmett.rate, emmettFailed: emmett.failed },
+        figures: { oursPerSecond: castOurs.rate, emmettPerSecond: emmettAppends.rate, emmettFailed: emmettAppends.failed },
       },
       row('HTTP read one tally, 100 connections', readOurs, readBare, 'ratio >= 0.75', 0.75),
       {
@@ -110,6 +112,7 @@ export async function benchHttp(): Promise<BenchRow[]> {
       },
     ];
   } finally {
+    await emmett.close();
     await bare.stop();
     await projector.stop();
     await service.stop();
@@ -117,32 +120,6 @@ export async function benchHttp(): Promise<BenchRow[]> {
     await redis.quit();
     await database.dispose();
   }
-}
-
-interface Load {
-  readonly rate: number;
-  readonly p99: number;
-  readonly failed: number;
-  /** CPU time of the answering process per request, in µs: on a shared machine steadier than rates. */
-  readonly cpuPerRequest: number;
-}
-
-async function load(target: { url: string; pid: number | undefined }, seconds: number, requests: (() => Request)[]): Promise<Load> {
-  const cpuBefore = processCpuMs(target.pid);
-  const result = await autocannon({
-    url: target.url,
-    connections,
-    duration: seconds,
-    requests: requests.map((make) => ({ setupRequest: (request: Request) => ({ ...request, ...make() }) })),
-  } as autocannon.Options);
-  const cpuPerRequest = ((processCpuMs(target.pid) - cpuBefore) * 1000) / Math.max(1, result.requests.total);
-  return { rate: result.requests.average, p99: result.latency.p99, failed: result.non2xx + result.errors + result.timeouts, cpuPerRequest };
-}
-
-/** User and system CPU time of a process so far, in ms, from /proc (clock ticks of 10 ms). */
-function processCpuMs(pid: number | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const microseconds = (value: number) => `${Math.round(value)} µs`;
