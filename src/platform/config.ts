@@ -73,7 +73,7 @@ export const EnvironmentSchema = Schema.Struct({
   CREATE_DEMO_PROJECT: optional(BooleanFromString),
   APPEND_BATCH_WINDOW_MS: withDefault(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 1000)), 0),
   APPEND_MAX_BATCH: withDefault(PositiveInt(1000), 256),
-  APPEND_MAX_CONCURRENT_BATCHES: withDefault(PositiveInt(64), 4),
+  APPEND_MAX_CONCURRENT_BATCHES: withDefault(PositiveInt(64), 2),
   PROJECTOR_BATCH_SIZE: withDefault(PositiveInt(100_000), 10_000),
   PROJECTOR_POLL_INTERVAL_MS: withDefault(PositiveInt(60_000), 1000),
   INTERNAL_PORT: optional(Port),
