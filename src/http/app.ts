@@ -114,7 +114,7 @@ function apiRoutes(deps: AppDependencies, appender: VoteAppender, queries: Tally
   return { hot, rest };
 }
 
-const apiPath = /^\/v1(?:[/?#]|$)/i;
+const apiPath = /^\/v1(?:\/|$)/i;
 
 /**
  * `app.use('/v1', first, second)` for two synchronous handlers, without the router's mount-path
@@ -122,7 +122,7 @@ const apiPath = /^\/v1(?:[/?#]|$)/i;
  */
 function onApiPaths(first: RequestHandler, second: RequestHandler): RequestHandler {
   return (req, res, next) => {
-    if (!apiPath.test(req.url)) return next();
+    if (!apiPath.test(req.path)) return next();
     void first(req, res, () => void second(req, res, next));
   };
 }
