@@ -3,6 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../src/platform/database.js';
 import type { RedisClient } from '../src/platform/redis.js';
+import { RedisKeys } from '../src/projections/tallies/redis-keys.js';
 import { type DatabaseHandle, openPostgres } from '../src/platform/database.js';
 import { migrateToLatest } from '../src/platform/migrate.js';
 
@@ -108,5 +109,7 @@ export async function timed(work: () => Promise<unknown>): Promise<number> {
 
 /** Removes every key a benchmark wrote under its own prefix. */
 export async function deleteBenchKeys(redis: RedisClient, prefix: string): Promise<void> {
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}[:_]*`, COUNT: 1000 })) if (keys.length > 0) await redis.unlink(keys);
+  for (const pattern of RedisKeys.everyKeyPatterns(prefix)) {
+    for await (const keys of redis.scanIterator({ MATCH: pattern, COUNT: 1000 })) if (keys.length > 0) await redis.unlink(keys);
+  }
 }

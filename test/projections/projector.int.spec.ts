@@ -6,7 +6,7 @@ import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { MemoryTallyStore } from '../../src/projections/tallies/memory-tally-store.js';
 import { Projector } from '../../src/projections/tallies/projector.js';
 import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
-import type { TallyChange } from '../../src/projections/tallies/tally-projection.js';
+import type { PollChange } from '../../src/projections/tallies/tally-projection.js';
 import type { CheckpointMove, TallyStore } from '../../src/projections/tallies/tally-store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
@@ -92,6 +92,24 @@ describe('the projector', () => {
     }
   });
 
+  it('ends with exact tallies when it died after writing some polls of a batch, before the checkpoint moved', async () => {
+    await castRandomVotes(appender, projectId, 120);
+    let died = false;
+    const dying = overriding(store, {
+      applyChanges: async (changes, move) => {
+        if (changes.length < 2) return store.applyChanges(changes, move);
+        await applySome(store, changes.slice(0, changes.length - 1), move.from);
+        died = true;
+        throw new Error('simulated crash');
+      },
+    });
+    await expect(projectorOn(dying, 500).catchUp()).rejects.toThrow('simulated crash');
+    expect(died).toBe(true);
+    expect(await store.readCheckpoint()).toBeUndefined();
+    await projectToHead(database.db, projectorOn(store, 500), store);
+    await expectTalliesToMatchLog(database.db, store, projectId);
+  });
+
   it('ends with exact tallies after crashes at random points over 25 rounds', async () => {
     for (let round = 0; round < 25; round += 1) {
       await castRandomVotes(appender, projectId, 20 + Math.floor(Math.random() * 150));
@@ -129,8 +147,8 @@ function withoutCheckpoint(inner: TallyStore): TallyStore {
 }
 
 /**
- * The store, but the process "dies" now and then: after writing only some tallies, after all
- * tallies but before the checkpoint, or after the checkpoint. Each tally's own write stays whole,
+ * The store, but the process "dies" now and then: after writing only some polls, after all
+ * polls but before the checkpoint, or after the checkpoint. Each poll's own write stays whole,
  * as one Lua script does in Redis.
  */
 function crashingAtRandom(inner: TallyStore): { store: TallyStore; crashed: boolean } {
@@ -140,7 +158,7 @@ function crashingAtRandom(inner: TallyStore): { store: TallyStore; crashed: bool
     throw new Error('simulated crash');
   };
   state.store = overriding(inner, {
-    applyChanges: async (changes: readonly TallyChange[], move: CheckpointMove) => {
+    applyChanges: async (changes: readonly PollChange[], move: CheckpointMove) => {
       if (state.crashed) crash();
       const dice = Math.random();
       if (dice < 0.3) {
@@ -158,9 +176,9 @@ function crashingAtRandom(inner: TallyStore): { store: TallyStore; crashed: bool
   return state;
 }
 
-/** Writes the tallies without moving the projection's checkpoint. */
-async function applySome(inner: TallyStore, changes: readonly TallyChange[], from: string | undefined): Promise<void> {
-  if (inner instanceof RedisTallyStore) return inner.applyTallies(changes, from);
-  if (inner instanceof MemoryTallyStore) return inner.applyTallies(changes);
+/** Writes the polls' changes without moving the projection's checkpoint. */
+async function applySome(inner: TallyStore, changes: readonly PollChange[], from: string | undefined): Promise<void> {
+  if (inner instanceof RedisTallyStore) return inner.applyPolls(changes, from);
+  if (inner instanceof MemoryTallyStore) return inner.applyPolls(changes);
   throw new Error('a store of an unknown kind');
 }

@@ -34,12 +34,12 @@ function logOf(intents: { target: number; voter: number; value: number }[]): Log
   return events;
 }
 
-async function project(store: TallyStore, events: readonly LoggedVote[], batchSizes: number[]): Promise<void> {
+async function project(store: TallyStore, events: readonly LoggedVote[], batchSizes: number[], talliesPerChange: number): Promise<void> {
   let at = 0;
   for (let i = 0; at < events.length; i += 1) {
     const batch = events.slice(at, at + batchSizes[i % batchSizes.length]!);
     at += batch.length;
-    const changes = foldTallies(batch, await store.loadTallies(uniqueTallyKeys(batch)), () => rules);
+    const changes = foldTallies(batch, await store.loadTallies(uniqueTallyKeys(batch)), () => rules, talliesPerChange);
     const last = batch.at(-1)!.position;
     await store.applyChanges(changes, { from: await store.readCheckpoint(), to: `${last.transactionId}.${last.globalPosition}` });
   }
@@ -57,18 +57,19 @@ async function readAll(store: TallyStore): Promise<Record<string, Tally>> {
 }
 
 describe('the tally projection', () => {
-  it('equals a plain fold for any votes and any batch sizes, and a second run changes nothing', async () => {
+  it('equals a plain fold for any votes, batch sizes and cuts of a poll into changes, and a second run changes nothing', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.record({ target: fc.nat(3), voter: fc.nat(6), value: fc.nat(5) }), { maxLength: 120 }),
         fc.array(fc.integer({ min: 1, max: 25 }), { minLength: 1, maxLength: 6 }),
         fc.array(fc.integer({ min: 1, max: 25 }), { minLength: 1, maxLength: 6 }),
-        async (intents, batchSizes, replayBatchSizes) => {
+        fc.integer({ min: 1, max: 5 }),
+        async (intents, batchSizes, replayBatchSizes, talliesPerChange) => {
           const events = logOf(intents);
           const store = new MemoryTallyStore();
-          await project(store, events, batchSizes);
+          await project(store, events, batchSizes, talliesPerChange);
           expect(await readAll(store)).toEqual(plainFold(events));
-          await project(store, events, replayBatchSizes);
+          await project(store, events, replayBatchSizes, talliesPerChange);
           expect(await readAll(store)).toEqual(plainFold(events));
         },
       ),

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connectRedis, type RedisClient } from '../../src/platform/redis.js';
+import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
 
 export interface TestRedis {
   readonly url: string;
@@ -31,7 +32,7 @@ export async function createTestRedis(serverUrl?: string): Promise<TestRedis | u
     prefix,
     dispose: async () => {
       // This file's prefix and the ones it derived from it (prefix_1, prefix_2, …).
-      await deleteKeys(client, `${prefix}[:_]*`);
+      for (const pattern of RedisKeys.everyKeyPatterns(prefix)) await deleteKeys(client, pattern);
       await client.quit();
     },
   };

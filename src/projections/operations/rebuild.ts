@@ -44,7 +44,7 @@ const lockTtlMs = 30_000;
  * up with the head, flips the live generation, then unlinks g's keys. Writes to g+1 are refused
  * once g is no longer live, and writes to g once g+1 is: nothing writes g after the flip, so
  * nothing of it is left behind the unlink. A rebuild that died resumes
- * its generation where it stopped: each tally there holds its own checkpoint, like a restarted
+ * its generation where it stopped: each poll there holds its own checkpoint, like a restarted
  * projector's.
  */
 export async function rebuildTallies(options: RebuildOptions): Promise<RebuildResult> {
@@ -133,10 +133,12 @@ async function flipGeneration(redis: RedisClient, prefix: string, from: number, 
 
 /** SCAN and UNLINK, never KEYS: Redis keeps answering while an old generation goes. */
 export async function unlinkGeneration(redis: RedisClient, prefix: string, generation: number, logger?: Logger): Promise<number> {
+  const keys = new RedisKeys(prefix, generation);
   let removed = 0;
-  for await (const batch of redis.scanIterator({ MATCH: new RedisKeys(prefix, generation).everyKeyPattern(), COUNT: 1000 })) {
+  for await (const batch of redis.scanIterator({ MATCH: keys.everyPollKeyPattern(), COUNT: 1000 })) {
     if (batch.length > 0) removed += await redis.unlink(batch);
   }
+  removed += await redis.unlink(keys.checkpoint());
   logger?.info({ generation, keys: removed }, 'old tally generation unlinked');
   return removed;
 }

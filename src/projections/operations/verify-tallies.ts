@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import { pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
 import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../../domain/position.js';
 import { emptyTally, type Tally } from '../../domain/tally.js';
 import type { Database } from '../../platform/database.js';
@@ -8,7 +8,8 @@ import { isBeyondThisLog, readLogHead } from '../log-queries/log-reader.js';
 import { measureLag, type ProjectionLag } from '../log-queries/projection-lag.js';
 import { recomputeTallies } from '../log-queries/recompute-tallies.js';
 import { RedisKeys } from '../tallies/redis-keys.js';
-import { liveGeneration, parseTally } from '../tallies/redis-tally-store.js';
+import { readPoll } from '../tallies/redis-poll-reads.js';
+import { liveGeneration } from '../tallies/redis-tally-store.js';
 
 export interface TallyDifference {
   readonly key: TallyKey;
@@ -70,16 +71,19 @@ async function waitForHead(redis: RedisClient, prefix: string, head: LogPosition
 const reached = (checkpoint: LogPosition | undefined, head: LogPosition | undefined) =>
   head === undefined || (checkpoint !== undefined && comparePositions(checkpoint, head) >= 0);
 
+/** Every tally of the generation, each read with its poll's checkpoint (where it stands in the log). */
 async function readStoredTallies(redis: RedisClient, keys: RedisKeys) {
   const stored = new Map<string, { key: TallyKey; tally: Tally; at: LogPosition | undefined }>();
   for await (const batch of redis.scanIterator({ MATCH: keys.tallyPattern(), COUNT: 1000 })) {
-    const hashes = await Promise.all(batch.map((name) => redis.hGetAll(name)));
-    batch.forEach((name, index) => {
-      const key = keys.parseTallyKey(name);
-      if (key === undefined) return;
-      const hash = hashes[index]!;
-      stored.set(tallyIdOf(key), { key, tally: parseTally(hash), at: hash.checkpoint === undefined ? undefined : parsePosition(hash.checkpoint) });
-    });
+    const byPoll = new Map<string, TallyKey[]>();
+    for (const key of batch.map((name) => keys.parseTallyKey(name))) {
+      if (key !== undefined) byPoll.set(pollIdOf(key), [...(byPoll.get(pollIdOf(key)) ?? []), key]);
+    }
+    for (const tallyKeys of byPoll.values()) {
+      const reading = await readPoll(redis, keys, tallyKeys[0]!, tallyKeys.map((key) => key.target));
+      const at = reading.checkpoint === undefined ? undefined : parsePosition(reading.checkpoint);
+      tallyKeys.forEach((key, index) => stored.set(tallyIdOf(key), { key, tally: reading.tallies[index] ?? emptyTally, at }));
+    }
   }
   return stored;
 }

@@ -1,11 +1,13 @@
 import { type PollKey, pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
 import type { RankOrder } from '../../domain/ranking.js';
 import { emptyTally } from '../../domain/tally.js';
-import type { StoredTally, TallyChange } from './tally-projection.js';
+import type { Tally } from '../../domain/tally.js';
+import type { PollChange, StoredTallies, TallyChange } from './tally-projection.js';
 import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, type WithCheckpoint, WriteRefusedError } from './tally-store.js';
 
-interface Entry extends StoredTally {
+interface Entry {
   readonly key: TallyKey;
+  readonly tally: Tally;
   readonly voters: Map<string, number>;
   readonly scores: TallyChange['scores'];
 }
@@ -14,6 +16,7 @@ interface Entry extends StoredTally {
 export class MemoryTallyStore implements TallyStore {
   private readonly tallies = new Map<string, Entry>();
   private readonly byPoll = new Map<string, Set<string>>();
+  private readonly pollCheckpoints = new Map<string, string>();
   private checkpoint: string | undefined;
   private ballots = 0;
 
@@ -28,39 +31,47 @@ export class MemoryTallyStore implements TallyStore {
     return { target: entry !== undefined, ballot: entry?.voters.has(voter) ?? false };
   }
 
-  async loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>> {
-    const found = new Map<string, StoredTally>();
+  async loadTallies(keys: readonly TallyKey[]): Promise<StoredTallies> {
+    const tallies = new Map<string, Tally>();
+    const checkpoints = new Map<string, string>();
     for (const key of keys) {
       const entry = this.tallies.get(tallyIdOf(key));
-      if (entry !== undefined) found.set(tallyIdOf(key), { tally: entry.tally, checkpoint: entry.checkpoint });
+      if (entry !== undefined) tallies.set(tallyIdOf(key), entry.tally);
+      const checkpoint = this.pollCheckpoints.get(pollIdOf(key));
+      if (checkpoint !== undefined) checkpoints.set(pollIdOf(key), checkpoint);
     }
-    return found;
+    return { tallies, checkpoints };
   }
 
-  async applyChanges(changes: readonly TallyChange[], move: CheckpointMove): Promise<void> {
+  async applyChanges(changes: readonly PollChange[], move: CheckpointMove): Promise<void> {
     if (this.checkpoint !== move.from) throw new WriteRefusedError('checkpoint-moved', `The read model's checkpoint is ${this.checkpoint ?? 'none'}, not ${move.from ?? 'none'}`);
-    this.applyTallies(changes);
+    this.applyPolls(changes);
     this.checkpoint = move.to;
   }
 
-  /** Each tally changes only if it still holds the checkpoint the change was folded from. */
-  applyTallies(changes: readonly TallyChange[]): void {
+  /** Each poll changes only if it still holds the checkpoint the change was folded from. */
+  applyPolls(changes: readonly PollChange[]): void {
     for (const change of changes) {
-      const id = tallyIdOf(change.key);
-      const current = this.tallies.get(id);
-      if (current?.checkpoint !== change.expectedCheckpoint) throw new WriteRefusedError('tally-moved', `Tally ${id} moved under the projector`);
-      const voters = current?.voters ?? new Map<string, number>();
-      for (const [voter, value] of change.voters) {
-        const had = voters.has(voter);
-        if (value === 0) voters.delete(voter);
-        else voters.set(voter, value);
-        this.ballots += Number(value !== 0) - Number(had);
-      }
-      this.tallies.set(id, { key: change.key, tally: change.tally, checkpoint: change.checkpoint, voters, scores: change.scores });
-      const pollId = pollIdOf(change.key);
-      if (!this.byPoll.has(pollId)) this.byPoll.set(pollId, new Set());
-      this.byPoll.get(pollId)!.add(id);
+      const pollId = pollIdOf(change.poll);
+      if (this.pollCheckpoints.get(pollId) !== change.expectedCheckpoint) throw new WriteRefusedError('poll-moved', `Poll ${pollId} moved under the projector`);
+      for (const tally of change.tallies) this.applyTally(tally);
+      this.pollCheckpoints.set(pollId, change.checkpoint);
     }
+  }
+
+  private applyTally(change: TallyChange): void {
+    const id = tallyIdOf(change.key);
+    const voters = this.tallies.get(id)?.voters ?? new Map<string, number>();
+    for (const [voter, value] of change.voters) {
+      const had = voters.has(voter);
+      if (value === 0) voters.delete(voter);
+      else voters.set(voter, value);
+      this.ballots += Number(value !== 0) - Number(had);
+    }
+    this.tallies.set(id, { key: change.key, tally: change.tally, voters, scores: change.scores });
+    const pollId = pollIdOf(change.key);
+    if (!this.byPoll.has(pollId)) this.byPoll.set(pollId, new Set());
+    this.byPoll.get(pollId)!.add(id);
   }
 
   /** One process, one writer: there is no other leader to fence off. */

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import { pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
 import { formatPosition, parsePosition } from '../../domain/position.js';
 import type { Database } from '../../platform/database.js';
 import { type LoggedVote, readEventsAfter } from '../log-queries/log-reader.js';
@@ -8,7 +8,9 @@ import { measureLag } from '../log-queries/projection-lag.js';
 import { PollCache } from '../../catalog/poll-cache.js';
 import type { ProjectorMetrics } from './projector-metrics.js';
 import type { TallyFeed } from '../realtime/tally-feed.js';
-import { foldTallies, type StoredTally, type TallyChange, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
+import type { Tally } from '../../domain/tally.js';
+import type { TallyUpdate } from '../realtime/tally-feed.js';
+import { foldTallies, type PollChange, type StoredTallies, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
 import { type CheckpointMove, type TallyStore, WriteRefusedError } from './tally-store.js';
 
 export interface ProjectorOptions {
@@ -34,7 +36,9 @@ export interface ProjectorOptions {
 /** Folds the vote log into the tally read model, in commit order, a batch at a time. */
 export class Projector {
   private readonly polls: PollCache;
-  private readonly written = new Map<string, StoredTally>();
+  private readonly written = new Map<string, Tally>();
+  /** The checkpoint of each poll this projector wrote, kept with `written`. */
+  private readonly pollCheckpoints = new Map<string, string>();
   /** The checkpoint this projector last wrote; undefined until read from the store. */
   private checkpoint: string | undefined;
   private lagRecordedAt = 0;
@@ -139,7 +143,7 @@ export class Projector {
     }
   }
 
-  private async fold(events: readonly LoggedVote[]): Promise<TallyChange[]> {
+  private async fold(events: readonly LoggedVote[]): Promise<PollChange[]> {
     const keys = uniqueTallyKeys(events);
     const [stored] = await Promise.all([this.loadTallies(keys), this.polls.loadRules(uniquePollKeys(keys))]);
     const changes = foldTallies(events, stored, (key) => this.polls.rulesOf(key));
@@ -147,7 +151,7 @@ export class Projector {
     return changes;
   }
 
-  private async write(events: readonly LoggedVote[], changes: readonly TallyChange[], move: CheckpointMove): Promise<void> {
+  private async write(events: readonly LoggedVote[], changes: readonly PollChange[], move: CheckpointMove): Promise<void> {
     const { store, feed, metrics } = this.options;
     const last = events.at(-1)!;
     await store.applyChanges(changes, move);
@@ -156,18 +160,22 @@ export class Projector {
     metrics?.eventsApplied.inc(events.length);
     metrics?.batchSize.observe(events.length);
     metrics?.lagSeconds.set(Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
-    await feed?.publish(changes.map((change) => ({ ...change.key, tally: change.tally, position: change.checkpoint })));
+    await feed?.publish(updatesOf(changes));
   }
 
-  private async loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>> {
-    const missing = keys.filter((key) => !this.written.has(tallyIdOf(key)));
-    const loaded = missing.length === 0 ? new Map<string, StoredTally>() : await this.options.store.loadTallies(missing);
+  /** What the store holds of `keys`, from what this projector wrote where it remembers it. */
+  private async loadTallies(keys: readonly TallyKey[]): Promise<StoredTallies> {
+    const missing = keys.filter((key) => !this.written.has(tallyIdOf(key)) || !this.pollCheckpoints.has(pollIdOf(key)));
+    const loaded = missing.length === 0 ? { tallies: new Map<string, Tally>(), checkpoints: new Map<string, string>() } : await this.options.store.loadTallies(missing);
+    const tallies = new Map(loaded.tallies);
+    const checkpoints = new Map(loaded.checkpoints);
     for (const key of keys) {
-      const id = tallyIdOf(key);
-      const known = this.written.get(id);
-      if (known !== undefined) loaded.set(id, known);
+      const known = this.written.get(tallyIdOf(key));
+      if (known !== undefined) tallies.set(tallyIdOf(key), known);
+      const checkpoint = this.pollCheckpoints.get(pollIdOf(key));
+      if (checkpoint !== undefined) checkpoints.set(pollIdOf(key), checkpoint);
     }
-    return loaded;
+    return { tallies, checkpoints };
   }
 
   /**
@@ -186,6 +194,7 @@ export class Projector {
   /** Drops what this projector remembered of the store; it is read back on the next batch. */
   private forget(): void {
     this.written.clear();
+    this.pollCheckpoints.clear();
     this.checkpoint = undefined;
   }
 
@@ -194,11 +203,17 @@ export class Projector {
   }
 
   /** Folded tallies are remembered before they are written; a failed write forgets them all. */
-  private remember(changes: readonly TallyChange[]): void {
+  private remember(changes: readonly PollChange[]): void {
     const limit = this.options.tallyCacheSize ?? 0;
     if (limit === 0) return;
-    if (this.written.size + changes.length > limit) this.written.clear();
-    for (const change of changes) this.written.set(tallyIdOf(change.key), { tally: change.tally, checkpoint: change.checkpoint });
+    if (this.written.size + changes.reduce((sum, change) => sum + change.tallies.length, 0) > limit) {
+      this.written.clear();
+      this.pollCheckpoints.clear();
+    }
+    for (const change of changes) {
+      this.pollCheckpoints.set(pollIdOf(change.poll), change.checkpoint);
+      for (const tally of change.tallies) this.written.set(tallyIdOf(tally.key), tally.tally);
+    }
   }
 
   /** After catching up, whatever is left belongs to transactions still in flight. At most once a second. */
@@ -225,4 +240,13 @@ export class Projector {
       this.wakeUp = done;
     });
   }
+}
+
+/** One update per changed tally, at the checkpoint of its poll's last change in the batch. */
+function updatesOf(changes: readonly PollChange[]): TallyUpdate[] {
+  const updates = new Map<string, TallyUpdate>();
+  for (const change of changes) {
+    for (const { key, tally } of change.tallies) updates.set(tallyIdOf(key), { ...key, tally, position: change.checkpoint });
+  }
+  return [...updates.values()];
 }

@@ -6,13 +6,17 @@ import type { RankOrder } from '../../domain/ranking.js';
  * percent-encoded, so no id can contain the ":" separator or a "{" hash tag, and no two
  * different ids can produce the same key.
  *
- *   <prefix>:generation              the live generation's number
- *   <prefix>:leader-epoch            the projector leader's fence
+ * Keys that one script touches share a hash tag, so on a Redis Cluster each script runs in one
+ * slot: a poll's data keys carry `{<project>:<poll>}`, the projection's own keys `{<prefix>}`.
+ *
+ *   {<prefix>}:generation            the live generation's number
+ *   {<prefix>}:leader-epoch          the projector leader's fence
+ *   {<prefix>}:<g>:checkpoint        generation g's checkpoint
+ *   {<prefix>}:rebuild, :rebuild:lock  a rebuild's progress and its lock
+ *   <prefix>:<g>:{<project>:<poll>}:meta             the poll's checkpoint and the epoch that wrote it
+ *   <prefix>:<g>:{<project>:<poll>}:tally|voters:<target>, …:rank:<order>
  *   <prefix>:tallies                 pub/sub channel of changed tallies
- *   <prefix>:rebuild, :rebuild:lock  a rebuild's progress and its lock
  *   <prefix>:ratelimit:<limit>:…     rate limit counters
- *   <prefix>:<g>:checkpoint          generation g's checkpoint
- *   <prefix>:<g>:tally|voters:<project>:<poll>:<target>, <prefix>:<g>:rank:<project>:<poll>:<order>
  */
 export class RedisKeys {
   constructor(
@@ -21,22 +25,22 @@ export class RedisKeys {
   ) {}
 
   static generationKey(prefix: string): string {
-    return `${prefix}:generation`;
+    return `${metaBase(prefix)}:generation`;
   }
 
   /** The epoch of the projector leader whose writes the read model takes; older leaders are fenced off. */
   static leaderEpochKey(prefix: string): string {
-    return `${prefix}:leader-epoch`;
+    return `${metaBase(prefix)}:leader-epoch`;
   }
 
   /** A rebuild's lock: one rebuild at a time per prefix. */
   static rebuildLockKey(prefix: string): string {
-    return `${prefix}:rebuild:lock`;
+    return `${metaBase(prefix)}:rebuild:lock`;
   }
 
   /** A rebuild's progress, read by the admin status. */
   static rebuildStateKey(prefix: string): string {
-    return `${prefix}:rebuild`;
+    return `${metaBase(prefix)}:rebuild`;
   }
 
   /** Where the rate limiter of `limit` keeps its counters (the library appends its own key). */
@@ -44,52 +48,64 @@ export class RedisKeys {
     return `${prefix}:ratelimit:${limit}`;
   }
 
-  tally(key: TallyKey): string {
-    return `${this.tallyPrefix()}${encode(key.projectId)}:${encode(key.poll)}:${encode(key.target)}`;
-  }
-
-  voters(key: TallyKey): string {
-    return `${this.base()}:voters:${encode(key.projectId)}:${encode(key.poll)}:${encode(key.target)}`;
-  }
-
-  rank(poll: PollKey, order: RankOrder): string {
-    return `${this.base()}:rank:${encode(poll.projectId)}:${encode(poll.poll)}:${order}`;
-  }
-
-  checkpoint(): string {
-    return `${this.base()}:checkpoint`;
-  }
-
   /** Pub/sub channel for changed tallies; not tied to a generation. */
   static channelOf(prefix: string): string {
     return `${prefix}:tallies`;
   }
 
-  /** SCAN pattern of every key of this generation. */
-  everyKeyPattern(): string {
+  /** SCAN patterns of every key under `prefix` (and prefixes derived from it with ":" or "_"). */
+  static everyKeyPatterns(prefix: string): string[] {
+    return [`${prefix}[:_]*`, `{${prefix}[:_}]*`];
+  }
+
+  /** The poll's checkpoint and the leader epoch that wrote it, beside its data in the poll's slot. */
+  pollMeta(poll: PollKey): string {
+    return `${this.pollBase(poll)}:meta`;
+  }
+
+  tally(key: TallyKey): string {
+    return `${this.pollBase(key)}:tally:${encode(key.target)}`;
+  }
+
+  voters(key: TallyKey): string {
+    return `${this.pollBase(key)}:voters:${encode(key.target)}`;
+  }
+
+  rank(poll: PollKey, order: RankOrder): string {
+    return `${this.pollBase(poll)}:rank:${order}`;
+  }
+
+  checkpoint(): string {
+    return `${metaBase(this.prefix)}:${this.generation}:checkpoint`;
+  }
+
+  /** SCAN pattern of every poll key of this generation (the checkpoint is apart: checkpoint()). */
+  everyPollKeyPattern(): string {
     return `${this.base()}:*`;
   }
 
   /** SCAN pattern of this generation's tally hashes; parseTallyKey reads their names back. */
   tallyPattern(): string {
-    return `${this.tallyPrefix()}*`;
+    return `${this.base()}:{*}:tally:*`;
   }
 
   parseTallyKey(name: string): TallyKey | undefined {
-    if (!name.startsWith(this.tallyPrefix())) return undefined;
-    const ids = name.slice(this.tallyPrefix().length).split(':');
-    if (ids.length !== 3) return undefined;
-    const [projectId, poll, target] = ids.map(decodeURIComponent) as [string, string, string];
+    const match = /^\{([^:{}]*):([^:{}]*)\}:tally:([^:{}]*)$/.exec(name.slice(this.base().length + 1));
+    if (!name.startsWith(`${this.base()}:`) || match === null) return undefined;
+    const [projectId, poll, target] = match.slice(1).map(decodeURIComponent) as [string, string, string];
     return { projectId, poll, target };
   }
 
-  private tallyPrefix(): string {
-    return `${this.base()}:tally:`;
+  private pollBase(poll: PollKey): string {
+    return `${this.base()}:{${encode(poll.projectId)}:${encode(poll.poll)}}`;
   }
 
   private base(): string {
     return `${this.prefix}:${this.generation}`;
   }
 }
+
+/** The projection's own keys share one hash tag, so the scripts that read several of them stay in one slot. */
+const metaBase = (prefix: string) => `{${prefix}}`;
 
 const encode = (id: string) => encodeURIComponent(id).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);

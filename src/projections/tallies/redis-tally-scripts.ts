@@ -10,12 +10,14 @@ export class RedisScript {
   }
 
   async run(redis: RedisClient, keys: string[], args: string[]): Promise<unknown> {
+    // One array, never spread into a call: a batch's script can take more arguments than a call's stack holds.
+    const command = ['EVALSHA', this.sha, String(keys.length)].concat(keys, args);
     try {
-      return await redis.evalSha(this.sha, { keys, arguments: args });
+      return await redis.sendCommand(command);
     } catch (error) {
       if (!String(error).includes('NOSCRIPT')) throw error;
       await redis.scriptLoad(this.source);
-      return redis.evalSha(this.sha, { keys, arguments: args });
+      return redis.sendCommand(command);
     }
   }
 }
@@ -26,8 +28,6 @@ export class RedisScript {
  */
 const fenceKeySlots = ['generation', 'checkpoint', 'leaderEpoch'] as const;
 const fenceArgSlots = ['liveGeneration', 'fromCheckpoint', 'leaderEpoch'] as const;
-/** Per tally in applyTallies: these ARGV slots, then its fields, emptied buckets, voters set, voters removed and scores. */
-const tallyArgSlots = ['ranks', 'expected', 'checkpoint', 'target', 'fields', 'count', 'emptied', 'set', 'removed'] as const;
 
 type Slots<T extends readonly string[]> = Record<T[number], string>;
 
@@ -66,103 +66,20 @@ local function write_refusal()
 end
 `;
 
-/** One tally's write: its keys, the checkpoint it must still hold, and what changes. */
-export interface TallyWrite {
-  readonly tallyKey: string;
-  readonly votersKey: string;
-  readonly rankKeys: readonly string[];
-  readonly expected: string;
-  readonly checkpoint: string;
-  readonly target: string;
-  readonly count: number;
-  /** Hash field/value pairs, flat. */
-  readonly fields: readonly string[];
-  readonly emptied: readonly string[];
-  /** Voter/value pairs, flat. */
-  readonly set: readonly string[];
-  readonly removed: readonly string[];
-  /** One score per rank key, in the same order. */
-  readonly scores: readonly string[];
+/** Packs a checkFence call: the fence alone. */
+export function packFence(fence: FenceCall): { keys: string[]; args: string[] } {
+  return { keys: packSlots(fenceKeySlots, fence.keys), args: packSlots(fenceArgSlots, fence.args) };
 }
-
-/** Packs an applyTallies call in the layout its script reads. */
-export function packApplyTallies(fence: FenceCall, writes: readonly TallyWrite[]): { keys: string[]; args: string[] } {
-  const keys = packSlots(fenceKeySlots, fence.keys);
-  const args = [...packSlots(fenceArgSlots, fence.args), String(writes.length)];
-  for (const write of writes) {
-    keys.push(write.tallyKey, write.votersKey, ...write.rankKeys);
-    args.push(
-      ...packSlots(tallyArgSlots, {
-        ranks: String(write.rankKeys.length),
-        expected: write.expected,
-        checkpoint: write.checkpoint,
-        target: write.target,
-        fields: String(write.fields.length / 2),
-        count: String(write.count),
-        emptied: String(write.emptied.length),
-        set: String(write.set.length / 2),
-        removed: String(write.removed.length),
-      }),
-    );
-    args.push(...write.fields, ...write.emptied, ...write.set, ...write.removed, ...write.scores);
-  }
-  return { keys, args };
-}
-
-const tallyArg = (name: (typeof tallyArgSlots)[number]) => `ARGV[i + ${Number(slot(tallyArgSlots, name)) - 1}]`;
-
-/**
- * Applies a group of tally changes behind the write fence. Each tally changes only if it still
- * holds the checkpoint the projector folded from, and then its figures, histogram, voters, ranks
- * and new checkpoint all at once. Returns {refusal} or {'applied', positions (1-based) of tallies
- * it refused}. Layout: packApplyTallies.
- */
-export const applyTalliesScript = new RedisScript(`${writeFence}
-local refusal = write_refusal()
-if refusal then return { refusal } end
-local i, k, result = ${afterFence.args + 1}, ${afterFence.keys}, { 'applied' }
--- Variadic commands straight from ARGV ranges, in slices that stay within Lua's stack.
-local function ranged(command, key, first, count)
-  local at, last = first, first + count - 1
-  while at <= last do
-    local upto = math.min(last, at + 999)
-    redis.call(command, key, unpack(ARGV, at, upto))
-    at = upto + 1
-  end
-end
-for t = 1, tonumber(ARGV[${afterFence.args}]) do
-  local tally, voters = KEYS[k], KEYS[k + 1]
-  local ranks, expected, checkpoint, target = tonumber(${tallyArg('ranks')}), ${tallyArg('expected')}, ${tallyArg('checkpoint')}, ${tallyArg('target')}
-  local count = ${tallyArg('count')}
-  local fields, emptied, set, removed = tonumber(${tallyArg('fields')}), tonumber(${tallyArg('emptied')}), tonumber(${tallyArg('set')}), tonumber(${tallyArg('removed')})
-  local at = i + ${tallyArgSlots.length}
-  local next_tally = at + fields * 2 + emptied + set * 2 + removed + ranks
-  if (redis.call('HGET', tally, 'checkpoint') or '') ~= expected then
-    result[#result + 1] = t
-  else
-    redis.call('HSET', tally, 'checkpoint', checkpoint, unpack(ARGV, at, at + fields * 2 - 1))
-    at = at + fields * 2
-    if emptied > 0 then ranged('HDEL', tally, at, emptied) end
-    at = at + emptied
-    if set > 0 then ranged('HSET', voters, at, set * 2) end
-    at = at + set * 2
-    if removed > 0 then ranged('HDEL', voters, at, removed) end
-    at = at + removed
-    for r = 1, ranks do
-      if count == '0' then redis.call('ZREM', KEYS[k + 1 + r], target) else redis.call('ZADD', KEYS[k + 1 + r], ARGV[at], target) end
-      at = at + 1
-    end
-  end
-  i = next_tally
-  k = k + 2 + ranks
-end
-return result
-`);
 
 /** Packs a moveCheckpoint call: the fence, then the checkpoint to move to. */
 export function packMoveCheckpoint(fence: FenceCall, to: string): { keys: string[]; args: string[] } {
   return { keys: packSlots(fenceKeySlots, fence.keys), args: [...packSlots(fenceArgSlots, fence.args), to] };
 }
+
+/** The write fence alone, checked before a batch's poll writes. Returns the refusal or 'open'. Layout: packFence. */
+export const checkFenceScript = new RedisScript(`${writeFence}
+return write_refusal() or 'open'
+`);
 
 /** Moves the generation's checkpoint behind the write fence. Returns the refusal or 'moved'. Layout: packMoveCheckpoint. */
 export const moveCheckpointScript = new RedisScript(`${writeFence}

@@ -1,21 +1,14 @@
-import { type PollKey, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import { type PollKey, pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import { comparePositions, parsePosition } from '../../domain/position.js';
 import type { RankOrder } from '../../domain/ranking.js';
 import { emptyTally, type Tally } from '../../domain/tally.js';
 import type { RedisClient } from '../../platform/redis.js';
 import { RedisKeys } from './redis-keys.js';
-import {
-  applyTalliesScript,
-  claimWriterScript,
-  type FenceCall,
-  moveCheckpointScript,
-  packApplyTallies,
-  packMoveCheckpoint,
-} from './redis-tally-scripts.js';
-import type { StoredTally, TallyChange } from './tally-projection.js';
+import { readPoll } from './redis-poll-reads.js';
+import { applyPollScript, packPollChange } from './redis-poll-scripts.js';
+import { checkFenceScript, claimWriterScript, type FenceCall, moveCheckpointScript, packFence, packMoveCheckpoint } from './redis-tally-scripts.js';
+import { type PollChange, type StoredTallies, uniquePollKeys } from './tally-projection.js';
 import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, type WithCheckpoint, type WriteRefusal, WriteRefusedError } from './tally-store.js';
-
-/** Tallies per script call: big enough to spare round trips, small enough not to stall Redis. */
-const tallyGroupSize = 200;
 
 export class RedisTallyStore implements TallyStore {
   private leaderEpoch: number | undefined;
@@ -59,36 +52,56 @@ export class RedisTallyStore implements TallyStore {
     return held;
   }
 
-  async loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>> {
-    const hashes = await Promise.all(keys.map((key) => this.redis.hGetAll(this.keys.tally(key))));
-    const found = new Map<string, StoredTally>();
-    keys.forEach((key, index) => {
-      const hash = hashes[index]!;
-      if (hash.checkpoint !== undefined) found.set(tallyIdOf(key), { tally: parseTally(hash), checkpoint: hash.checkpoint });
-    });
-    return found;
+  async loadTallies(keys: readonly TallyKey[]): Promise<StoredTallies> {
+    const tallies = new Map<string, Tally>();
+    const checkpoints = new Map<string, string>();
+    const polls = uniquePollKeys(keys);
+    const readings = await Promise.all(
+      polls.map((poll) => {
+        const targets = keys.filter((key) => pollIdOf(key) === pollIdOf(poll)).map((key) => key.target);
+        return readPoll(this.redis, this.keys, poll, targets).then((reading) => ({ poll, targets, reading }));
+      }),
+    );
+    for (const { poll, targets, reading } of readings) {
+      if (reading.checkpoint !== undefined) checkpoints.set(pollIdOf(poll), reading.checkpoint);
+      targets.forEach((target, index) => {
+        const tally = reading.tallies[index];
+        if (tally !== undefined) tallies.set(tallyIdOf({ ...poll, target }), tally);
+      });
+    }
+    return { tallies, checkpoints };
   }
 
-  async applyChanges(changes: readonly TallyChange[], move: CheckpointMove): Promise<void> {
-    await this.applyTallies(changes, move.from);
-    const call = packMoveCheckpoint(this.fence(move.from), move.to);
+  /**
+   * The fence first (nothing is written unless the store is still where this writer left it),
+   * then every poll's change at once, each behind its own guard, then the checkpoint behind the
+   * fence again. A writer fenced off in between writes this one batch at most: the polls' guards
+   * keep the counts exact.
+   */
+  async applyChanges(changes: readonly PollChange[], move: CheckpointMove): Promise<void> {
+    const fence = this.fence(move.from);
+    const check = packFence(fence);
+    const open = String(await checkFenceScript.run(this.redis, check.keys, check.args));
+    if (open !== 'open') throw this.refusal(open as WriteRefusal, move.from);
+    await this.applyPolls(changes, move.from);
+    const call = packMoveCheckpoint(fence, move.to);
     const outcome = String(await moveCheckpointScript.run(this.redis, call.keys, call.args));
     if (outcome !== 'moved') throw this.refusal(outcome as WriteRefusal, move.from);
   }
 
-  /** Each tally's change is atomic; groups of them go in one script call, all in one pipeline. */
-  async applyTallies(changes: readonly TallyChange[], from: string | undefined): Promise<void> {
-    const groups = Array.from({ length: Math.ceil(changes.length / tallyGroupSize) }, (_, g) =>
-      changes.slice(g * tallyGroupSize, (g + 1) * tallyGroupSize),
+  /** Each poll's change is atomic; every poll's is sent at once, in one pipeline. */
+  async applyPolls(changes: readonly PollChange[], from: string | undefined): Promise<void> {
+    const epoch = this.leaderEpoch ?? 0;
+    const outcomes = await Promise.all(
+      changes.map((change) => {
+        const call = packPollChange(this.keys, change, epoch);
+        return applyPollScript.run(this.redis, call.keys, call.args).then(String);
+      }),
     );
-    const outcomes = await Promise.all(groups.map((group) => this.applyGroup(group, from)));
-    const fenced = outcomes.find(([outcome]) => outcome !== 'applied');
-    if (fenced !== undefined) throw this.refusal(fenced[0] as WriteRefusal, from);
-    const first = outcomes.findIndex((outcome) => outcome.length > 1);
-    if (first !== -1) {
-      const change = groups[first]![Number(outcomes[first]![1]) - 1]!;
-      throw new WriteRefusedError('tally-moved', `Tally ${this.keys.tally(change.key)} moved under the projector`);
-    }
+    const refused = outcomes.findIndex((outcome) => outcome !== 'applied');
+    if (refused === -1) return;
+    const poll = changes[refused]!.poll;
+    throw this.refusal(outcomes[refused] as WriteRefusal, from, this.keys.pollMeta(poll));
   }
 
   async readCheckpoint(): Promise<string | undefined> {
@@ -139,20 +152,17 @@ export class RedisTallyStore implements TallyStore {
     return this.redis.get(RedisKeys.generationKey(keys.prefix)).then((live) => Number(live ?? 1));
   }
 
-  /** One pipeline: the checkpoint, the tallies, the voter's values, then the live pointer. */
+  /**
+   * One round trip: the checkpoint, the poll's tallies (and the voter's values) with the poll's
+   * own checkpoint in one script, then the live pointer. The answer stands at the later of the
+   * two checkpoints: the projection's is read first and moves only after every poll's write.
+   */
   private async readTalliesIn(keys: RedisKeys, poll: PollKey, targets: readonly string[], voter?: string) {
-    const tallyKeys = targets.map((target) => ({ ...poll, target }));
-    const [checkpoint, hashes, values, live] = await Promise.all([
-      this.redis.get(keys.checkpoint()),
-      Promise.all(tallyKeys.map((key) => this.redis.hGetAll(keys.tally(key)))),
-      voter === undefined ? undefined : Promise.all(tallyKeys.map((key) => this.redis.hGet(keys.voters(key), voter))),
-      this.readPointer(keys),
-    ]);
-    const readings: TallyReading[] = hashes.map((hash, index) => {
-      const tally = parseTally(hash);
-      return values === undefined ? { tally } : { tally, voterValue: Number(values[index] ?? 0) };
-    });
-    return { value: { checkpoint: checkpoint ?? undefined, value: readings }, live };
+    const [checkpoint, reading, live] = await Promise.all([this.redis.get(keys.checkpoint()), readPoll(this.redis, keys, poll, targets, voter), this.readPointer(keys)]);
+    const readings: TallyReading[] = reading.tallies.map((tally = emptyTally, index) =>
+      reading.voterValues === undefined ? { tally } : { tally, voterValue: reading.voterValues[index]! },
+    );
+    return { value: { checkpoint: laterOf(checkpoint ?? undefined, reading.checkpoint), value: readings }, live };
   }
 
   private fence(from: string | undefined): FenceCall {
@@ -166,45 +176,14 @@ export class RedisTallyStore implements TallyStore {
     };
   }
 
-  private refusal(reason: WriteRefusal, from: string | undefined): WriteRefusedError {
+  private refusal(reason: WriteRefusal, from: string | undefined, where = `Generation ${this.keys.generation}`): WriteRefusedError {
     const messages: Record<WriteRefusal, string> = {
-      'tally-moved': 'A tally moved under the projector',
+      'poll-moved': `${where} is no longer at the checkpoint the projector folded from: Redis lost data, or another writer moved it`,
       'checkpoint-moved': `Generation ${this.keys.generation} is no longer at checkpoint ${from ?? '(none)'}: Redis lost data, or another writer moved it`,
       'generation-moved': `Generation ${this.replacing ?? this.keys.generation} is no longer the live one: a rebuild flipped it`,
-      deposed: `A newer projector leader than epoch ${this.leaderEpoch} writes the read model`,
+      deposed: `A newer projector leader than epoch ${this.leaderEpoch} writes ${where}`,
     };
     return new WriteRefusedError(reason, messages[reason]);
-  }
-
-  private async applyGroup(group: readonly TallyChange[], from: string | undefined): Promise<unknown[]> {
-    const writes = group.map((change) => {
-      const orders = Object.keys(change.scores) as RankOrder[];
-      const { tally } = change;
-      const fields = ['count', String(tally.count), 'sum', String(tally.sum), 'up', String(tally.up), 'down', String(tally.down)];
-      for (const [value, ballots] of Object.entries(tally.histogram)) fields.push(`h:${value}`, String(ballots));
-      const set: string[] = [];
-      const removed: string[] = [];
-      for (const [voter, value] of change.voters) {
-        if (value === 0) removed.push(voter);
-        else set.push(voter, String(value));
-      }
-      return {
-        tallyKey: this.keys.tally(change.key),
-        votersKey: this.keys.voters(change.key),
-        rankKeys: orders.map((order) => this.keys.rank(change.key, order)),
-        expected: change.expectedCheckpoint ?? '',
-        checkpoint: change.checkpoint,
-        target: change.key.target,
-        count: tally.count,
-        fields,
-        emptied: change.emptiedBuckets.map((bucket) => `h:${bucket}`),
-        set,
-        removed,
-        scores: orders.map((order) => String(change.scores[order])),
-      };
-    });
-    const call = packApplyTallies(this.fence(from), writes);
-    return (await applyTalliesScript.run(this.redis, call.keys, call.args)) as unknown[];
   }
 }
 
@@ -215,10 +194,8 @@ export async function liveGeneration(redis: RedisClient, prefix: string, create 
   return Number((await redis.get(key)) ?? 1);
 }
 
-export function parseTally(hash: Record<string, string>): Tally {
-  if (hash.count === undefined) return emptyTally;
-  const histogram: Record<string, number> = {};
-  for (const [field, value] of Object.entries(hash)) if (field.startsWith('h:')) histogram[field.slice(2)] = Number(value);
-  return { count: Number(hash.count), sum: Number(hash.sum), up: Number(hash.up), down: Number(hash.down), histogram };
+/** The later of two checkpoints, either of which may be missing. */
+function laterOf(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return comparePositions(parsePosition(a)!, parsePosition(b)!) >= 0 ? a : b;
 }
-

@@ -1,22 +1,25 @@
-import { pickPollKey, pickTallyKey, pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import { pickPollKey, pickTallyKey, type PollKey, pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
 import type { PollRules } from '../../domain/poll.js';
 import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../../domain/position.js';
 import { type RankOrder, rankScores } from '../../domain/ranking.js';
 import { emptyTally, moveBallot, type Tally, type TallyAccumulator } from '../../domain/tally.js';
 import type { LoggedVote } from '../log-queries/log-reader.js';
 
-/** A tally as the read model holds it, with the position of the last event folded into it. */
-export interface StoredTally {
-  readonly tally: Tally;
-  readonly checkpoint: string | undefined;
+/**
+ * What the read model holds of the tallies a batch touches: each tally, and each poll's checkpoint
+ * (the position of the last event written to that poll). A poll's tallies and its checkpoint are
+ * written together, so they always agree.
+ */
+export interface StoredTallies {
+  /** By tallyIdOf; a tally the store does not hold is absent. */
+  readonly tallies: ReadonlyMap<string, Tally>;
+  /** By pollIdOf; a poll the store holds nothing of is absent. */
+  readonly checkpoints: ReadonlyMap<string, string>;
 }
 
-/** Everything one batch changes about one tally; written together with its checkpoint. */
+/** Everything one batch changes about one tally. */
 export interface TallyChange {
   readonly key: TallyKey;
-  /** The checkpoint the store must still hold for this change to apply. */
-  readonly expectedCheckpoint: string | undefined;
-  readonly checkpoint: string;
   readonly tally: Tally;
   /** Histogram buckets the batch emptied, to be removed from the stored tally. */
   readonly emptiedBuckets: readonly string[];
@@ -25,69 +28,103 @@ export interface TallyChange {
   readonly scores: Partial<Record<RankOrder, number>>;
 }
 
+/**
+ * Everything one batch changes about one poll, written at once with the poll's new checkpoint, and
+ * only if the poll still holds the checkpoint the batch was folded from: the exactly-once guard.
+ */
+export interface PollChange {
+  readonly poll: PollKey;
+  /** The checkpoint the store must still hold for this poll; undefined when it holds nothing of it. */
+  readonly expectedCheckpoint: string | undefined;
+  readonly checkpoint: string;
+  readonly tallies: readonly TallyChange[];
+}
+
+/** More tallies than this in one poll and one batch are written as several changes, in log order. */
+export const defaultTalliesPerChange = 2000;
+
 interface Working extends TallyAccumulator {
   readonly key: TallyKey;
-  readonly before: StoredTally | undefined;
-  readonly after: LogPosition | undefined;
-  checkpoint: LogPosition | undefined;
+  readonly before: Tally;
   readonly voters: Map<string, number>;
 }
 
+interface PollFold {
+  readonly poll: PollKey;
+  readonly after: LogPosition | undefined;
+  expected: string | undefined;
+  last: LogPosition | undefined;
+  working: Map<string, Working>;
+  readonly done: PollChange[];
+}
+
 /**
- * Folds a batch in memory, one change per tally. Events a tally already holds (at or before its
+ * Folds a batch in memory into changes per poll. Events a poll already holds (at or before its
  * checkpoint) are skipped, so replaying a batch after a crash never counts anything twice.
  */
 export function foldTallies(
   events: readonly LoggedVote[],
-  stored: ReadonlyMap<string, StoredTally>,
+  stored: StoredTallies,
   rulesOf: (key: TallyKey) => PollRules,
-): TallyChange[] {
-  // Mutable per-tally accumulators: a batch touches hot tallies thousands of times.
-  const working = new Map<string, Working>();
+  talliesPerChange = defaultTalliesPerChange,
+): PollChange[] {
+  const polls = new Map<string, PollFold>();
+  // Where each tally stands as the fold goes on, across the changes a big poll is cut into.
+  const current = new Map<string, Tally>();
   for (const event of events) {
-    const id = tallyIdOf(event);
-    let entry = working.get(id);
-    if (entry === undefined) {
-      const before = stored.get(id);
-      const tally = before?.tally ?? emptyTally;
-      entry = {
-        key: pickTallyKey(event),
-        before,
-        after: before?.checkpoint === undefined ? undefined : parsePosition(before.checkpoint),
-        ...tally,
-        histogram: { ...tally.histogram },
-        checkpoint: undefined,
-        voters: new Map(),
-      };
-      working.set(id, entry);
+    const pollId = pollIdOf(event);
+    let fold = polls.get(pollId);
+    if (fold === undefined) {
+      const checkpoint = stored.checkpoints.get(pollId);
+      fold = { poll: pickPollKey(event), after: checkpoint === undefined ? undefined : parsePosition(checkpoint), expected: checkpoint, last: undefined, working: new Map(), done: [] };
+      polls.set(pollId, fold);
     }
-    if (entry.after !== undefined && comparePositions(event.position, entry.after) <= 0) continue;
+    if (fold.after !== undefined && comparePositions(event.position, fold.after) <= 0) continue;
+    const id = tallyIdOf(event);
+    let entry = fold.working.get(id);
+    if (entry === undefined) {
+      if (fold.working.size >= talliesPerChange) cutChange(fold, rulesOf, current);
+      const before = current.get(id) ?? stored.tallies.get(id) ?? emptyTally;
+      entry = { key: pickTallyKey(event), before, ...before, histogram: { ...before.histogram }, voters: new Map() };
+      fold.working.set(id, entry);
+    }
     moveBallot(entry, event.previous, event.value);
-    entry.checkpoint = event.position;
     entry.voters.set(event.voter, event.value);
+    fold.last = event.position;
   }
-  const changes: TallyChange[] = [];
-  for (const entry of working.values()) {
-    if (entry.checkpoint === undefined) continue;
+  const changes: PollChange[] = [];
+  for (const fold of polls.values()) {
+    cutChange(fold, rulesOf, current);
+    changes.push(...fold.done);
+  }
+  return changes;
+}
+
+/** Closes the poll's change so far (if it holds anything) and starts the next from its checkpoint. */
+function cutChange(fold: PollFold, rulesOf: (key: TallyKey) => PollRules, current: Map<string, Tally>): void {
+  if (fold.last === undefined || fold.working.size === 0) return;
+  const tallies: TallyChange[] = [];
+  for (const [id, entry] of fold.working) {
     const tally: Tally = { count: entry.count, sum: entry.sum, up: entry.up, down: entry.down, histogram: entry.histogram };
-    changes.push({
+    current.set(id, tally);
+    tallies.push({
       key: entry.key,
-      expectedCheckpoint: entry.before?.checkpoint,
-      checkpoint: formatPosition(entry.checkpoint),
       tally,
-      emptiedBuckets: Object.keys(entry.before?.tally.histogram ?? {}).filter((bucket) => tally.histogram[bucket] === undefined),
+      emptiedBuckets: Object.keys(entry.before.histogram).filter((bucket) => tally.histogram[bucket] === undefined),
       voters: entry.voters,
       scores: rankScores(rulesOf(entry.key), tally),
     });
   }
-  return changes;
+  const checkpoint = formatPosition(fold.last);
+  fold.done.push({ poll: fold.poll, expectedCheckpoint: fold.expected, checkpoint, tallies });
+  fold.expected = checkpoint;
+  fold.working = new Map();
 }
 
 export function uniqueTallyKeys(events: readonly LoggedVote[]): TallyKey[] {
   return [...new Map(events.map((event) => [tallyIdOf(event), pickTallyKey(event)])).values()];
 }
 
-export function uniquePollKeys(keys: readonly TallyKey[]) {
+export function uniquePollKeys(keys: readonly PollKey[]): PollKey[] {
   return [...new Map(keys.map((key) => [pollIdOf(key), pickPollKey(key)])).values()];
 }
-

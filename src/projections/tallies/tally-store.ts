@@ -1,7 +1,7 @@
 import type { PollKey, TallyKey } from '../../domain/identity-keys.js';
 import type { RankOrder } from '../../domain/ranking.js';
 import type { Tally } from '../../domain/tally.js';
-import type { StoredTally, TallyChange } from './tally-projection.js';
+import type { PollChange, StoredTallies } from './tally-projection.js';
 
 export interface TallyReading {
   readonly tally: Tally;
@@ -31,13 +31,14 @@ export interface CheckpointMove {
  * one contract test suite runs against both.
  */
 export interface TallyStore {
-  /** What the projector needs to fold a batch: current tallies and their checkpoints. */
-  loadTallies(keys: readonly TallyKey[]): Promise<Map<string, StoredTally>>;
+  /** What the projector needs to fold a batch: current tallies and their polls' checkpoints. */
+  loadTallies(keys: readonly TallyKey[]): Promise<StoredTallies>;
   /**
-   * Writes every change with its checkpoint atomically per tally, then moves the projection's
-   * checkpoint. Refused (nothing more written) unless the store is still at `move.from`.
+   * Writes each poll's change with the poll's checkpoint atomically (refused for a poll that no
+   * longer holds the checkpoint it was folded from), then moves the projection's checkpoint.
+   * Refused, writing nothing, unless the store is still at `move.from` when the write begins.
    */
-  applyChanges(changes: readonly TallyChange[], move: CheckpointMove): Promise<void>;
+  applyChanges(changes: readonly PollChange[], move: CheckpointMove): Promise<void>;
   /**
    * Makes `epoch` the leader whose writes the store takes; writes of older leaders are refused
    * from then on. Answers the store's epoch afterwards: higher than `epoch` when it was refused.
@@ -59,10 +60,10 @@ export interface TallyStore {
 
 /**
  * Why a store refused a write. The writer forgets what it remembered and reads the store again:
- * a tally or the checkpoint is not where it left them (Redis lost data, or another writer moved
+ * a poll or the checkpoint is not where it left them (Redis lost data, or another writer moved
  * them), a rebuild flipped the live generation, or a newer leader took over.
  */
-export type WriteRefusal = 'tally-moved' | 'checkpoint-moved' | 'generation-moved' | 'deposed';
+export type WriteRefusal = 'poll-moved' | 'checkpoint-moved' | 'generation-moved' | 'deposed';
 
 export class WriteRefusedError extends Error {
   override readonly name = 'WriteRefusedError';

@@ -1,0 +1,111 @@
+import type { RankOrder } from '../../domain/ranking.js';
+import { RedisScript } from './redis-tally-scripts.js';
+import type { RedisKeys } from './redis-keys.js';
+import type { PollChange } from './tally-projection.js';
+
+/** A script call: every key it touches is one poll's, so on a Redis Cluster it runs in one slot. */
+export interface PollCall {
+  readonly keys: string[];
+  readonly args: string[];
+}
+
+/** Variadic commands straight from ARGV ranges, in slices (of whole pairs) that stay within Lua's stack. */
+const ranged = `
+local function ranged(command, key, first, count)
+  local at, last = first, first + count - 1
+  while at <= last do
+    local upto = math.min(last, at + 999)
+    redis.call(command, key, unpack(ARGV, at, upto))
+    at = upto + 1
+  end
+end
+`;
+
+/**
+ * Applies one poll's change of one batch: the exactly-once guard. Refused unless the poll's meta
+ * still holds the checkpoint the change was folded from ('poll-moved') and no newer leader has
+ * written the poll ('deposed'); otherwise moves the poll's checkpoint and epoch, and writes with
+ * one command per key: one HSET per tally hash and per voters hash (HDEL for what emptied), one
+ * ZADD per rank set with every changed member (ZREM for tallies that fell to zero).
+ *
+ * KEYS: meta, the rank sets, then per tally its hash and its voters hash.
+ * ARGV: epoch, expected, checkpoint, rank sets, tallies; per rank set: adds, removes, score/member
+ * pairs, members; per tally: fields, emptied, set, removed, field/value pairs, fields, voter/value
+ * pairs, voters. Layout: packPollChange.
+ */
+export const applyPollScript = new RedisScript(`${ranged}
+local meta = KEYS[1]
+if tonumber(ARGV[1]) < tonumber(redis.call('HGET', meta, 'epoch') or '0') then return 'deposed' end
+if (redis.call('HGET', meta, 'checkpoint') or '') ~= ARGV[2] then return 'poll-moved' end
+redis.call('HSET', meta, 'checkpoint', ARGV[3], 'epoch', ARGV[1])
+local ranks, tallies, at = tonumber(ARGV[4]), tonumber(ARGV[5]), 6
+for r = 1, ranks do
+  local adds, removes = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  at = at + 2
+  if adds > 0 then ranged('ZADD', KEYS[1 + r], at, adds * 2) end
+  at = at + adds * 2
+  if removes > 0 then ranged('ZREM', KEYS[1 + r], at, removes) end
+  at = at + removes
+end
+local k = 2 + ranks
+for t = 1, tallies do
+  local fields, emptied, set, removed = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+  at = at + 4
+  ranged('HSET', KEYS[k], at, fields * 2)
+  at = at + fields * 2
+  if emptied > 0 then ranged('HDEL', KEYS[k], at, emptied) end
+  at = at + emptied
+  if set > 0 then ranged('HSET', KEYS[k + 1], at, set * 2) end
+  at = at + set * 2
+  if removed > 0 then ranged('HDEL', KEYS[k + 1], at, removed) end
+  at = at + removed
+  k = k + 2
+end
+return 'applied'
+`);
+
+/** Packs one poll's change in the layout applyPollScript reads. `epoch` 0: a writer that holds none (a rebuild). */
+export function packPollChange(keys: RedisKeys, change: PollChange, epoch: number): PollCall {
+  const orders = [...new Set(change.tallies.flatMap((tally) => Object.keys(tally.scores) as RankOrder[]))];
+  const callKeys = [keys.pollMeta(change.poll), ...orders.map((order) => keys.rank(change.poll, order))];
+  const args = [String(epoch), change.expectedCheckpoint ?? '', change.checkpoint, String(orders.length), String(change.tallies.length)];
+  for (const order of orders) {
+    const adds: string[] = [];
+    const removes: string[] = [];
+    for (const { key, tally, scores } of change.tallies) {
+      const score = scores[order];
+      if (tally.count === 0 || score === undefined) removes.push(key.target);
+      else adds.push(String(score), key.target);
+    }
+    args.push(String(adds.length / 2), String(removes.length), ...adds, ...removes);
+  }
+  for (const { key, tally, emptiedBuckets, voters } of change.tallies) {
+    callKeys.push(keys.tally(key), keys.voters(key));
+    const fields = ['count', String(tally.count), 'sum', String(tally.sum), 'up', String(tally.up), 'down', String(tally.down)];
+    for (const [value, ballots] of Object.entries(tally.histogram)) fields.push(`h:${value}`, String(ballots));
+    const set: string[] = [];
+    const removed: string[] = [];
+    for (const [voter, value] of voters) {
+      if (value === 0) removed.push(voter);
+      else set.push(voter, String(value));
+    }
+    args.push(String(fields.length / 2), String(emptiedBuckets.length), String(set.length / 2), String(removed.length));
+    args.push(...fields, ...emptiedBuckets.map((bucket) => `h:${bucket}`), ...set, ...removed);
+  }
+  return { keys: callKeys, args };
+}
+
+/**
+ * Reads tallies of one poll at once with the poll's checkpoint, so they always agree: returns
+ * { checkpoint or false, one flat field/value list per tally hash, then (if ARGV[1] names a voter)
+ * one value or false per voters hash }. KEYS: meta, the tally hashes, then their voters hashes.
+ */
+export const readPollScript = new RedisScript(`
+local tallies = (#KEYS - 1) / (ARGV[1] == '' and 1 or 2)
+local result = { redis.call('HGET', KEYS[1], 'checkpoint') }
+for t = 1, tallies do result[#result + 1] = redis.call('HGETALL', KEYS[1 + t]) end
+if ARGV[1] ~= '' then
+  for t = 1, tallies do result[#result + 1] = redis.call('HGET', KEYS[1 + tallies + t], ARGV[1]) end
+end
+return result
+`);
