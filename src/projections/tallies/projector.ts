@@ -13,6 +13,10 @@ import type { TallyUpdate } from '../realtime/tally-feed.js';
 import { foldTallies, type PollChange, type StoredTallies, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
 import { type CheckpointMove, type TallyStore, WriteRefusedError } from './tally-store.js';
 
+/** A batch that came back full is followed by one twice its size, up to this many times the configured one. */
+const maxBatchGrowth = 4;
+const publishEveryMsWhenBehind = 1000;
+
 export interface ProjectorOptions {
   readonly db: Kysely<Database>;
   readonly store: TallyStore;
@@ -42,6 +46,9 @@ export class Projector {
   /** The checkpoint this projector last wrote; undefined until read from the store. */
   private checkpoint: string | undefined;
   private lagRecordedAt = 0;
+  /** Changed tallies not yet announced on the feed (while far behind), by tallyIdOf. */
+  private readonly unpublished = new Map<string, TallyUpdate>();
+  private publishedAt = 0;
   private lostWritesCheckedAt = 0;
   private wakeUp: (() => void) | undefined;
   private woken = false;
@@ -96,24 +103,29 @@ export class Projector {
     if (await store.followLiveGeneration()) this.forget();
     // Only this projector moves the checkpoint while it leads; every write checks the store is still there.
     let from = (this.checkpoint ??= await store.readCheckpoint());
-    let reading = readEventsAfter(db, from === undefined ? undefined : parsePosition(from), batchSize);
+    let size = batchSize;
+    let reading = readEventsAfter(db, from === undefined ? undefined : parsePosition(from), size);
     let writing: Promise<void> = Promise.resolve();
     let applied = 0;
     try {
       // Stops between batches once told to: a projector that lost its leadership must stop writing.
       for (let events = await reading; events.length > 0 && signal?.aborted !== true; events = await reading) {
-        reading = readEventsAfter(db, events.at(-1)!.position, batchSize);
+        // Far behind, bigger batches: hot tallies coalesce more, and each round trip carries more.
+        const behind = events.length === size;
+        size = behind ? Math.min(size * 2, batchSize * maxBatchGrowth) : batchSize;
+        reading = readEventsAfter(db, events.at(-1)!.position, size);
         reading.catch(() => {}); // a failed batch abandons this read; its error is not news
         if (!this.caching()) await writing;
         const changes = await this.fold(events);
         await writing;
         const move = { from, to: formatPosition(events.at(-1)!.position) };
-        writing = this.write(events, changes, move);
+        writing = this.write(events, changes, move, behind);
         writing.catch(() => {}); // awaited before the next write; a failure is rethrown there
         from = move.to;
         applied += events.length;
       }
       await writing;
+      await this.publishUnpublished();
       if (applied === 0) await this.noticeLostWrites();
     } catch (error) {
       await writing.catch(() => {});
@@ -151,7 +163,7 @@ export class Projector {
     return changes;
   }
 
-  private async write(events: readonly LoggedVote[], changes: readonly PollChange[], move: CheckpointMove): Promise<void> {
+  private async write(events: readonly LoggedVote[], changes: readonly PollChange[], move: CheckpointMove, behind: boolean): Promise<void> {
     const { store, feed, metrics } = this.options;
     const last = events.at(-1)!;
     await store.applyChanges(changes, move);
@@ -160,7 +172,20 @@ export class Projector {
     metrics?.eventsApplied.inc(events.length);
     metrics?.batchSize.observe(events.length);
     metrics?.lagSeconds.set(Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
-    await feed?.publish(updatesOf(changes));
+    if (feed === undefined) return;
+    for (const change of changes) {
+      for (const { key, tally } of change.tallies) this.unpublished.set(tallyIdOf(key), { ...key, tally, position: change.checkpoint });
+    }
+    // Far behind, only the latest of each tally is worth announcing: at most one message a second.
+    if (!behind || Date.now() - this.publishedAt >= publishEveryMsWhenBehind) await this.publishUnpublished();
+  }
+
+  private async publishUnpublished(): Promise<void> {
+    if (this.options.feed === undefined || this.unpublished.size === 0) return;
+    const updates = [...this.unpublished.values()];
+    this.unpublished.clear();
+    this.publishedAt = Date.now();
+    await this.options.feed.publish(updates);
   }
 
   /** What the store holds of `keys`, from what this projector wrote where it remembers it. */
@@ -240,13 +265,4 @@ export class Projector {
       this.wakeUp = done;
     });
   }
-}
-
-/** One update per changed tally, at the checkpoint of its poll's last change in the batch. */
-function updatesOf(changes: readonly PollChange[]): TallyUpdate[] {
-  const updates = new Map<string, TallyUpdate>();
-  for (const change of changes) {
-    for (const { key, tally } of change.tallies) updates.set(tallyIdOf(key), { ...key, tally, position: change.checkpoint });
-  }
-  return [...updates.values()];
 }

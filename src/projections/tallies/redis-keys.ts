@@ -58,21 +58,32 @@ export class RedisKeys {
     return [`${prefix}[:_]*`, `{${prefix}[:_}]*`];
   }
 
+  /** The keys of one poll, its ids encoded once for the many keys a batch names. */
+  pollKeys(poll: PollKey): PollKeys {
+    const base = this.pollBase(poll);
+    return {
+      meta: `${base}:meta`,
+      tally: (target) => `${base}:tally:${encode(target)}`,
+      voters: (target) => `${base}:voters:${encode(target)}`,
+      rank: (order) => `${base}:rank:${order}`,
+    };
+  }
+
   /** The poll's checkpoint and the leader epoch that wrote it, beside its data in the poll's slot. */
   pollMeta(poll: PollKey): string {
     return `${this.pollBase(poll)}:meta`;
   }
 
   tally(key: TallyKey): string {
-    return `${this.pollBase(key)}:tally:${encode(key.target)}`;
+    return this.pollKeys(key).tally(key.target);
   }
 
   voters(key: TallyKey): string {
-    return `${this.pollBase(key)}:voters:${encode(key.target)}`;
+    return this.pollKeys(key).voters(key.target);
   }
 
   rank(poll: PollKey, order: RankOrder): string {
-    return `${this.pollBase(poll)}:rank:${order}`;
+    return this.pollKeys(poll).rank(order);
   }
 
   checkpoint(): string {
@@ -103,6 +114,13 @@ export class RedisKeys {
   private base(): string {
     return `${this.prefix}:${this.generation}`;
   }
+}
+
+export interface PollKeys {
+  readonly meta: string;
+  tally(target: string): string;
+  voters(target: string): string;
+  rank(order: RankOrder): string;
 }
 
 /** The projection's own keys share one hash tag, so the scripts that read several of them stay in one slot. */

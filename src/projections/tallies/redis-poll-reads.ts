@@ -34,9 +34,9 @@ export async function readPoll(redis: RedisClient, keys: RedisKeys, poll: PollKe
 }
 
 async function readSlice(redis: RedisClient, keys: RedisKeys, poll: PollKey, targets: readonly string[], voter?: string): Promise<PollReading> {
-  const tallyKeys = targets.map((target) => ({ ...poll, target }));
-  const scriptKeys = [keys.pollMeta(poll), ...tallyKeys.map((key) => keys.tally(key))];
-  if (voter !== undefined) scriptKeys.push(...tallyKeys.map((key) => keys.voters(key)));
+  const pollKeys = keys.pollKeys(poll);
+  const scriptKeys = [pollKeys.meta, ...targets.map((target) => pollKeys.tally(target))];
+  if (voter !== undefined) scriptKeys.push(...targets.map((target) => pollKeys.voters(target)));
   const reply = (await readPollScript.run(redis, scriptKeys, [voter ?? ''])) as (string | null | string[])[];
   const tallies = targets.map((_, index) => parseTallyFields(reply[1 + index] as string[]));
   const checkpoint = (reply[0] as string | null) ?? undefined;

@@ -67,7 +67,8 @@ return 'applied'
 /** Packs one poll's change in the layout applyPollScript reads. `epoch` 0: a writer that holds none (a rebuild). */
 export function packPollChange(keys: RedisKeys, change: PollChange, epoch: number): PollCall {
   const orders = [...new Set(change.tallies.flatMap((tally) => Object.keys(tally.scores) as RankOrder[]))];
-  const callKeys = [keys.pollMeta(change.poll), ...orders.map((order) => keys.rank(change.poll, order))];
+  const poll = keys.pollKeys(change.poll);
+  const callKeys = [poll.meta, ...orders.map((order) => poll.rank(order))];
   const args = [String(epoch), change.expectedCheckpoint ?? '', change.checkpoint, String(orders.length), String(change.tallies.length)];
   for (const order of orders) {
     const adds: string[] = [];
@@ -80,7 +81,7 @@ export function packPollChange(keys: RedisKeys, change: PollChange, epoch: numbe
     args.push(String(adds.length / 2), String(removes.length), ...adds, ...removes);
   }
   for (const { key, tally, emptiedBuckets, voters } of change.tallies) {
-    callKeys.push(keys.tally(key), keys.voters(key));
+    callKeys.push(poll.tally(key.target), poll.voters(key.target));
     const fields = ['count', String(tally.count), 'sum', String(tally.sum), 'up', String(tally.up), 'down', String(tally.down)];
     for (const [value, ballots] of Object.entries(tally.histogram)) fields.push(`h:${value}`, String(ballots));
     const set: string[] = [];
