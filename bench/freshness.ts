@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { comparePositions, parsePosition } from '../src/domain/position.js';
 import { connectRedis } from '../src/platform/redis.js';
 import { RedisKeys } from '../src/projections/tallies/redis-keys.js';
-import type { TallyUpdate } from '../src/projections/realtime/tally-feed.js';
+import type { FeedMessage } from '../src/projections/realtime/tally-feed.js';
 import { type BenchRow, milliseconds } from './report.js';
 import { createProjectWithPoll, type RunningService, startService } from './service.js';
 import { benchRedisUrl, createBenchDatabase, deleteBenchKeys, envNumber } from './support.js';
@@ -28,7 +28,7 @@ export async function benchFreshness(): Promise<BenchRow[]> {
     const covers = (shown: string, position: string) => comparePositions(parsePosition(position)!, parsePosition(shown)!) <= 0;
     await subscriber.subscribe(RedisKeys.channelOf(prefix), (message) => {
       const now = performance.now();
-      for (const update of JSON.parse(message) as TallyUpdate[]) {
+      for (const update of (JSON.parse(message) as FeedMessage).updates) {
         published.set(update.target, update.position);
         const pending = waiting.get(update.target) ?? [];
         waiting.set(

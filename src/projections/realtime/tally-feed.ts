@@ -9,19 +9,29 @@ export interface TallyUpdate extends TallyKey {
   readonly position: string;
 }
 
-export type TallyListener = (updates: readonly TallyUpdate[]) => void;
+/**
+ * One applied batch as the projector announces it: the projection's checkpoint after it (so
+ * readers waiting for a position wake without asking Redis) and the tallies it changed (none when
+ * the projector, far behind, holds them back to announce only the latest of each).
+ */
+export interface FeedMessage {
+  readonly checkpoint: string;
+  readonly updates: readonly TallyUpdate[];
+}
+
+export type TallyListener = (message: FeedMessage) => void;
 
 /** Where the projector announces changed tallies, so every API replica can push them to clients. */
 export interface TallyFeed {
-  publish(updates: readonly TallyUpdate[]): Promise<void>;
+  publish(message: FeedMessage): Promise<void>;
   subscribe(listener: TallyListener): Promise<() => Promise<void>>;
 }
 
 export class InProcessTallyFeed implements TallyFeed {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
-  async publish(updates: readonly TallyUpdate[]): Promise<void> {
-    this.emitter.emit('updates', updates);
+  async publish(message: FeedMessage): Promise<void> {
+    this.emitter.emit('updates', message);
   }
 
   async subscribe(listener: TallyListener): Promise<() => Promise<void>> {
@@ -37,15 +47,15 @@ export class RedisTallyFeed implements TallyFeed {
     private readonly channel: string,
   ) {}
 
-  async publish(updates: readonly TallyUpdate[]): Promise<void> {
-    if (updates.length > 0) await this.redis.publish(this.channel, JSON.stringify(updates));
+  async publish(message: FeedMessage): Promise<void> {
+    await this.redis.publish(this.channel, JSON.stringify(message));
   }
 
   async subscribe(listener: TallyListener): Promise<() => Promise<void>> {
     const subscriber = this.redis.duplicate();
     subscriber.on('error', () => {});
     await subscriber.connect();
-    await subscriber.subscribe(this.channel, (message) => listener(JSON.parse(message) as TallyUpdate[]));
+    await subscriber.subscribe(this.channel, (message) => listener(JSON.parse(message) as FeedMessage));
     return async () => {
       await subscriber.unsubscribe(this.channel);
       subscriber.destroy();

@@ -1,5 +1,5 @@
 import { type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
-import type { TallyFeed, TallyListener, TallyUpdate } from './tally-feed.js';
+import type { FeedMessage, TallyFeed, TallyListener, TallyUpdate } from './tally-feed.js';
 
 export type TallyWatcher = (update: TallyUpdate) => void;
 
@@ -49,13 +49,13 @@ export class TallyStreamHub {
   }
 
   private subscribe(): Promise<unknown> {
-    this.unsubscribe ??= this.feed.subscribe((updates) => this.dispatch(updates));
+    this.unsubscribe ??= this.feed.subscribe((message) => this.dispatch(message));
     return this.unsubscribe;
   }
 
-  private dispatch(updates: readonly TallyUpdate[]): void {
-    for (const follower of this.followers) follower(updates);
-    for (const update of updates) {
+  private dispatch(message: FeedMessage): void {
+    for (const follower of this.followers) follower(message);
+    for (const update of message.updates) {
       const set = this.watchers.get(tallyIdOf(update));
       if (set !== undefined) for (const watcher of set) watcher(update);
     }

@@ -5,7 +5,7 @@ import type { TallyListener } from '../realtime/tally-feed.js';
 export interface ProgressOptions {
   /** Readers waiting for a position at once; beyond it a 503. */
   readonly maxWaiters: number;
-  /** The shared checkpoint read while anyone waits, for a feed message that got lost. */
+  /** The shared checkpoint read while anyone waits, for a feed message that got lost; 1000 ms unless set. */
   readonly pollMs?: number;
 }
 
@@ -17,9 +17,10 @@ interface Waiter {
 
 /**
  * How far the projector has got, as this process knows it, and the readers waiting for it to pass
- * a position (`minPosition`). Every applied batch arrives on the tally feed with its positions, so
- * waking any number of readers costs no Redis call; the checkpoint is read once at the start and,
- * while anyone waits, once per `pollMs` by the whole process (pub/sub can drop a message).
+ * a position (`minPosition`). Every applied batch arrives on the tally feed with the projection's
+ * checkpoint, so the projector's progress wakes any number of readers at no Redis call; the
+ * checkpoint is read once at the start and, while anyone waits, once per `pollMs` by the whole
+ * process, only in case pub/sub dropped a message while the projector then went idle.
  */
 export class ProjectionProgress {
   private known: LogPosition | undefined;
@@ -37,7 +38,7 @@ export class ProjectionProgress {
   /** Resolves once the read model has applied `token` (a vote's position); 503 after `waitMs`. */
   async waitFor(token: string, waitMs: number): Promise<void> {
     const wanted = parsePosition(token)!;
-    this.following ??= this.follow((updates) => this.advance(updates.map((update) => update.position))).then(
+    this.following ??= this.follow((message) => this.advance(message.checkpoint)).then(
       () => this.read(),
       (error: unknown) => {
         this.following = undefined;
@@ -59,7 +60,7 @@ export class ProjectionProgress {
         }, waitMs),
       };
       this.waiters.add(waiter);
-      this.poll ??= setInterval(() => void this.read(), this.options.pollMs ?? 250);
+      this.poll ??= setInterval(() => void this.read(), this.options.pollMs ?? 1000);
     });
   }
 
@@ -67,11 +68,9 @@ export class ProjectionProgress {
     return this.waiters.size;
   }
 
-  private advance(tokens: readonly string[]): void {
-    for (const token of tokens) {
-      const position = parsePosition(token);
-      if (position !== undefined && !this.reached(position)) this.known = position;
-    }
+  private advance(token: string): void {
+    const position = parsePosition(token);
+    if (position !== undefined && !this.reached(position)) this.known = position;
     this.settle();
   }
 

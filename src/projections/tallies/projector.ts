@@ -125,7 +125,7 @@ export class Projector {
         applied += events.length;
       }
       await writing;
-      await this.publishUnpublished();
+      if (this.unpublished.size > 0) await this.publish(from!);
       if (applied === 0) await this.noticeLostWrites();
     } catch (error) {
       await writing.catch(() => {});
@@ -176,16 +176,19 @@ export class Projector {
     for (const change of changes) {
       for (const { key, tally } of change.tallies) this.unpublished.set(tallyIdOf(key), { ...key, tally, position: change.checkpoint });
     }
-    // Far behind, only the latest of each tally is worth announcing: at most one message a second.
-    if (!behind || Date.now() - this.publishedAt >= publishEveryMsWhenBehind) await this.publishUnpublished();
+    // Far behind, only the latest of each tally is worth announcing: at most once a second.
+    const announce = !behind || Date.now() - this.publishedAt >= publishEveryMsWhenBehind;
+    await this.publish(move.to, announce);
   }
 
-  private async publishUnpublished(): Promise<void> {
-    if (this.options.feed === undefined || this.unpublished.size === 0) return;
-    const updates = [...this.unpublished.values()];
-    this.unpublished.clear();
-    this.publishedAt = Date.now();
-    await this.options.feed.publish(updates);
+  /** Tells the feed where the projection stands, with the changed tallies held back if `announce`. */
+  private async publish(checkpoint: string, announce = true): Promise<void> {
+    const updates = announce ? [...this.unpublished.values()] : [];
+    if (announce) {
+      this.unpublished.clear();
+      this.publishedAt = Date.now();
+    }
+    await this.options.feed?.publish({ checkpoint, updates });
   }
 
   /** What the store holds of `keys`, from what this projector wrote where it remembers it. */
