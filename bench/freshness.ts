@@ -46,7 +46,10 @@ export async function benchFreshness(): Promise<BenchRow[]> {
         const target = `t${Math.floor(Math.random() * 1000)}`;
         votes.push(
           post(service, '/v1/polls/votes/votes', project.publicKey, { target, voter: `v${sent}`, value: Math.random() < 0.5 ? 1 : -1 })
-            .then((response) => response.json() as Promise<{ position: string }>)
+            .then(async (response) => {
+              if (!response.ok) throw new Error(`a vote was answered ${response.status}: ${await response.text()}`);
+              return response.json() as Promise<{ position: string }>;
+            })
             .then(({ position }) => {
               // The tally can be announced before this process has read the vote's answer.
               const shown = published.get(target);
@@ -84,6 +87,12 @@ export async function benchFreshness(): Promise<BenchRow[]> {
   }
 }
 
-function post(service: RunningService, path: string, key: string, body: unknown): Promise<Response> {
-  return fetch(service.baseUrl + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** A vote, sent again once when the server closed a kept-alive connection as the request went out (no answer: nothing acknowledged). */
+async function post(service: RunningService, path: string, key: string, body: unknown): Promise<Response> {
+  const send = () => fetch(service.baseUrl + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  try {
+    return await send();
+  } catch {
+    return send();
+  }
 }
