@@ -14,6 +14,8 @@ export class ListenError extends Error {
   override readonly name = 'ListenError';
 }
 
+const listenBacklog = 4096;
+
 /** An HTTP server that cuts clients who send slowly or idle, so none can hold a socket for minutes. */
 export async function listenHttp(handler: RequestListener, port: number, host: string, timeouts: HttpTimeouts): Promise<Server> {
   const server = createServer(
@@ -26,7 +28,8 @@ export async function listenHttp(handler: RequestListener, port: number, host: s
     handler,
   );
   server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
-  server.listen(port, host);
+  // Node's default backlog (511) resets connections in a burst of a thousand; the kernel caps this at somaxconn.
+  server.listen({ port, host, backlog: listenBacklog });
   try {
     await once(server, 'listening'); // rejects on 'error', e.g. a port in use
   } catch (error) {
