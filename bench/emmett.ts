@@ -3,7 +3,7 @@ import { type Event, STREAM_DOES_NOT_EXIST } from '@event-driven-io/emmett';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import type { Contender } from './http-load.js';
-import { benchServerUrl } from './support.js';
+import { admin, benchServerUrl } from './support.js';
 
 type VoteCast = Event<'VoteCast', { poll: string; target: string; voter: string; value: number }>;
 
@@ -60,11 +60,11 @@ export async function openEmmettAppends(callers: number, poolSize = 10): Promise
 
 async function createEmptyDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `cv_bench_emmett_${randomBytes(5).toString('hex')}`;
-  await withAdmin((client) => client.query(`create database ${name}`));
+  await admin((client) => client.query(`create database ${name}`));
   const url = new URL(benchServerUrl);
   url.pathname = `/${name}`;
   const drop = () =>
-    withAdmin(async (client) => {
+    admin(async (client) => {
       // Emmett may still be closing connections of its own; forcing them would fail its clients.
       for (let attempt = 0; attempt < 50; attempt += 1) {
         const { rows } = await client.query('select count(*)::int as open from pg_stat_activity where datname = $1', [name]);
@@ -74,14 +74,4 @@ async function createEmptyDatabase(): Promise<{ url: string; drop(): Promise<voi
       await client.query(`drop database if exists ${name} with (force)`);
     });
   return { url: url.toString(), drop };
-}
-
-async function withAdmin(work: (client: pg.Client) => Promise<unknown>): Promise<void> {
-  const client = new pg.Client({ connectionString: benchServerUrl });
-  await client.connect();
-  try {
-    await work(client);
-  } finally {
-    await client.end();
-  }
 }

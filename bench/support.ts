@@ -34,7 +34,8 @@ export async function createBenchDatabase(poolSize: number): Promise<DatabaseHan
   };
 }
 
-async function admin(work: (client: pg.Client) => Promise<unknown>): Promise<void> {
+/** Runs `work` on a connection to the bench server's maintenance database (create and drop databases). */
+export async function admin(work: (client: pg.Client) => Promise<unknown>): Promise<void> {
   const client = new pg.Client({ connectionString: benchServerUrl });
   await client.connect();
   try {
