@@ -1,11 +1,12 @@
-import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { BallotEvent } from '../domain/ballot.js';
 import { pollIdOf } from '../domain/identity-keys.js';
 import type { PollKind } from '../domain/poll.js';
 import { formatPosition } from '../domain/position.js';
 import { type Database, isConnectionLost } from '../platform/database.js';
 import { positionColumns, positionFromColumns, positionTokenSql } from '../platform/log-order.js';
-import { lockAndReadBatch } from './lock-vote-batch.js';
+import { inTwoStatementTransaction, type TwoStatementTransaction } from '../platform/two-statement-transaction.js';
+import { lockAndReadStatement, toBatchState } from './lock-vote-batch.js';
 import { type BallotToSave, type BatchPlan, planBatch } from './vote-batch.js';
 import type { VoteCommand, VoteOutcome } from '../domain/vote-command.js';
 
@@ -24,7 +25,7 @@ const retryableCodes = new Set(['23505', '40001', '40P01']);
 
 /**
  * Appends a batch of vote commands in one transaction of two statements (lock and read, then
- * write) and answers each command separately. A batch that fails for a reason no retry can fix
+ * write; two round trips on PostgreSQL) and answers each command separately. A batch that fails for a reason no retry can fix
  * is split, so a bad command fails alone; one that keeps losing its connection fails whole.
  */
 export async function appendVoteBatch(
@@ -34,7 +35,7 @@ export async function appendVoteBatch(
 ): Promise<VoteOutcome[]> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const { outcomes, appended } = await db.transaction().execute((tx) => appendInTransaction(tx, commands, options.idempotencyKeyTtlSeconds));
+      const { outcomes, appended } = await inTwoStatementTransaction(db, (tx) => appendInTransaction(tx, commands, options.idempotencyKeyTtlSeconds));
       for (const event of appended) options.onAppended?.(event.kind, event.type);
       return outcomes;
     } catch (error) {
@@ -55,11 +56,12 @@ export async function appendVoteBatch(
   }
 }
 
-async function appendInTransaction(tx: Transaction<Database>, commands: readonly VoteCommand[], keyTtlSeconds: number) {
+async function appendInTransaction(tx: TwoStatementTransaction, commands: readonly VoteCommand[], keyTtlSeconds: number) {
   const keyTtl = sql`${keyTtlSeconds}::int * interval '1 second'`;
-  const state = await lockAndReadBatch(tx, commands, keyTtl);
+  const state = toBatchState(await tx.first(lockAndReadStatement(commands, keyTtl)));
   const plan = planBatch(commands, state);
-  const positions = await writeBatch(tx, plan, keyTtl);
+  const written = await tx.last(writeStatement(plan, keyTtl));
+  const positions = new Map(written.map((row) => [row.event_id, formatPosition(positionFromColumns(row))]));
   const appended = plan.events.map(({ command, event }) => ({ kind: state.polls.get(pollIdOf(command))!.kind, type: event.type }));
   return { outcomes: plan.outcomes((eventId) => positions.get(eventId)!), appended };
 }
@@ -67,12 +69,13 @@ async function appendInTransaction(tx: Transaction<Database>, commands: readonly
 /**
  * The whole write of a batch in one statement: events in arrival order (so a ballot's versions
  * follow its positions), the ballots they move, and the first answer to each idempotency key.
+ * Undefined when the batch writes nothing.
  */
-async function writeBatch(tx: Transaction<Database>, plan: BatchPlan, keyTtl: RawBuilder<unknown>): Promise<Map<string, string>> {
-  if (plan.events.length === 0 && plan.idempotencyKeys.length === 0) return new Map();
+function writeStatement(plan: BatchPlan, keyTtl: RawBuilder<unknown>): RawBuilder<{ event_id: string; tx: string; pos: string }> | undefined {
+  if (plan.events.length === 0 && plan.idempotencyKeys.length === 0) return undefined;
   const e = plan.events;
   const k = plan.idempotencyKeys;
-  const { rows } = await sql<{ event_id: string; tx: string; pos: string }>`
+  return sql<{ event_id: string; tx: string; pos: string }>`
     with new_events as (
       insert into vote_events
         (event_id, project_id, poll, target, voter, stream_version, type, value, previous, metadata, recorded_at, idempotency_key)
@@ -127,8 +130,7 @@ async function writeBatch(tx: Transaction<Database>, plan: BatchPlan, keyTtl: Ra
     -- Delivered at commit; projectors wake early instead of waiting for their next poll.
     notified as materialized (select pg_notify(${newVotesChannel}, '') as sent)
     select event_id, ${positionColumns} from new_events, notified
-  `.execute(tx);
-  return new Map(rows.map((row) => [row.event_id, formatPosition(positionFromColumns(row))]));
+  `;
 }
 
 // Plain inserts and updates, not an upsert: the ballot locks already rule out a concurrent first vote.

@@ -1,7 +1,6 @@
-import { type RawBuilder, sql, type Transaction } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import { ballotIdOf, idempotencyIdOf, pollIdOf, tallyIdOf } from '../domain/identity-keys.js';
 import type { PollDefinition, PollKind } from '../domain/poll.js';
-import type { Database } from '../platform/database.js';
 import { advisoryLockKey, inLockOrder } from '../platform/advisory-locks.js';
 import { type BatchState, hasIdempotencyKey, type StoredBallot, type StoredIdempotencyKey } from './vote-batch.js';
 import type { VoteCommand, VoteResult } from '../domain/vote-command.js';
@@ -10,7 +9,7 @@ import type { VoteCommand, VoteResult } from '../domain/vote-command.js';
  * What lock_vote_batch returns, one kind of row at a time: each kind fills its own columns and
  * leaves the others null (see the function in migrations/2026-11-27T0710-limit-poll-targets).
  */
-type LockedRow = PollRow | TargetRow | BallotRow | KeyRow;
+export type LockedRow = PollRow | TargetRow | BallotRow | KeyRow;
 
 interface PollRow {
   row_kind: 'poll';
@@ -55,7 +54,7 @@ interface KeyRow {
  * Every appender locks polls (shared), then ballots and keys, then (only where a poll with a
  * target limit may gain a target) the poll's targets, each in one fixed order.
  */
-export async function lockAndReadBatch(tx: Transaction<Database>, commands: readonly VoteCommand[], keyTtl: RawBuilder<unknown>): Promise<BatchState> {
+export function lockAndReadStatement(commands: readonly VoteCommand[], keyTtl: RawBuilder<unknown>): RawBuilder<LockedRow> {
   const polls = uniqueBy(commands, pollIdOf);
   const ballots = uniqueBy(commands, ballotIdOf);
   const keyed = uniqueBy(commands.filter(hasIdempotencyKey), idempotencyIdOf);
@@ -64,7 +63,7 @@ export async function lockAndReadBatch(tx: Transaction<Database>, commands: read
     ...ballots.map((c) => advisoryLockKey('ballot', c.projectId, c.poll, c.target, c.voter)),
     ...keyed.map((c) => advisoryLockKey('idempotency-key', c.projectId, c.idempotencyKey)),
   ]);
-  const { rows } = await sql<LockedRow>`
+  return sql<LockedRow>`
     select * from lock_vote_batch(
       ${pollLocks}::bigint[], ${ballotLocks}::bigint[],
       ${polls.map((c) => c.projectId)}::uuid[], ${polls.map((c) => c.poll)}::text[],
@@ -73,11 +72,11 @@ export async function lockAndReadBatch(tx: Transaction<Database>, commands: read
       ${ballots.map((c) => c.target)}::text[], ${ballots.map((c) => c.voter)}::text[],
       ${keyed.map((c) => c.projectId)}::uuid[], ${keyed.map((c) => c.idempotencyKey)}::text[], ${keyTtl}
     )
-  `.execute(tx);
-  return toBatchState(rows);
+  `;
 }
 
-function toBatchState(rows: readonly LockedRow[]): BatchState {
+/** What the locked rows say about the batch: its polls, ballots, idempotency keys and targets. */
+export function toBatchState(rows: readonly LockedRow[]): BatchState {
   const polls = new Map<string, PollDefinition>();
   const ballots = new Map<string, StoredBallot>();
   const idempotencyKeys = new Map<string, StoredIdempotencyKey>();

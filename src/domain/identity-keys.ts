@@ -22,12 +22,11 @@ export interface IdempotencyKeyRef {
   readonly idempotencyKey: string;
 }
 
-const join = (...ids: string[]) => ids.join('\u0000');
-
-export const pollIdOf = (key: PollKey) => join(key.projectId, key.poll);
-export const tallyIdOf = (key: TallyKey) => join(key.projectId, key.poll, key.target);
-export const ballotIdOf = (key: BallotKey) => join(key.projectId, key.poll, key.target, key.voter);
-export const idempotencyIdOf = (key: IdempotencyKeyRef) => join(key.projectId, key.idempotencyKey);
+// Template strings, not an array joined: the projector computes these for every event it folds.
+export const pollIdOf = (key: PollKey) => `${key.projectId}\u0000${key.poll}`;
+export const tallyIdOf = (key: TallyKey) => `${key.projectId}\u0000${key.poll}\u0000${key.target}`;
+export const ballotIdOf = (key: BallotKey) => `${key.projectId}\u0000${key.poll}\u0000${key.target}\u0000${key.voter}`;
+export const idempotencyIdOf = (key: IdempotencyKeyRef) => `${key.projectId}\u0000${key.idempotencyKey}`;
 
 /** Just the key's fields: a TallyKey taken from a wider record (an event, an update) holds nothing else. */
 export const pickTallyKey = (key: TallyKey): TallyKey => ({ projectId: key.projectId, poll: key.poll, target: key.target });

@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { type ColumnType, type Generated, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { PgliteDialect } from './pglite-dialect.js';
+import { rememberPool } from './two-statement-transaction.js';
 
 export interface ProjectsTable {
   id: string;
@@ -105,6 +106,7 @@ export function openPostgres(
   pool.on('connect', (client) => client.on('error', onConnectionError));
   pool.on('error', () => {}); // the same error, repeated by the pool for idle clients
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  rememberPool(db, pool);
   return { db, engine: 'postgres', close: () => db.destroy() };
 }
 
