@@ -30,7 +30,7 @@ const apiEnv = () => ({
   CREATE_DEMO_PROJECT: 'true',
   DATA_DIR: dataDir,
   HTTP_REQUEST_TIMEOUT_MS: '2000',
-  HTTP_HEADERS_TIMEOUT_MS: '1000',
+  HTTP_HEADERS_TIMEOUT_MS: '2000',
   RATE_LIMITS: 'off',
 });
 
@@ -82,7 +82,7 @@ describe('a flood of realtime streams', () => {
     const flood = await openStreams(api!.url, { count: 1252, targets: 100, key: demo.publicKey, poll: 'likes', addresses: 1252 });
     try {
       expect(api!.running()).toBe(true);
-      expect(flood.failed).toBe(0);
+      expect(flood.failed).toEqual({});
       // The defaults: 50,000 subscribed targets per process, i.e. 500 streams of 100 targets.
       expect(flood.statuses[200]).toBe(500);
       expect(Object.keys(flood.statuses).sort()).toEqual(['200', '503']);

@@ -5,8 +5,8 @@ export interface OpenedStreams {
   readonly statuses: Record<number, number>;
   /** Retry-After of the refusals, when every refusal had one. */
   readonly refusalsHadRetryAfter: boolean;
-  /** Requests that got no answer at all (the connection failed). */
-  readonly failed: number;
+  /** Requests that got no answer at all (the connection failed), by error code. */
+  readonly failed: Record<string, number>;
   close(): void;
 }
 
@@ -19,7 +19,7 @@ export async function openStreams(baseUrl: string, options: { count: number; tar
   const query = [...Array.from({ length: options.targets }, (_, i) => `target=flood-${i}`), `key=${options.key}`].join('&');
   const statuses: Record<number, number> = {};
   let refusalsHadRetryAfter = true;
-  let failed = 0;
+  const failed: Record<string, number> = {};
   const open: Array<{ destroy(): void }> = [];
   await Promise.all(
     Array.from({ length: options.count }, (_, index) =>
@@ -37,8 +37,8 @@ export async function openStreams(baseUrl: string, options: { count: number; tar
           }
           resolve();
         });
-        req.on('error', () => {
-          failed += 1;
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          failed[error.code ?? error.message] = (failed[error.code ?? error.message] ?? 0) + 1;
           resolve();
         });
         req.end();
