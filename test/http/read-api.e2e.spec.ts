@@ -27,6 +27,9 @@ describe(`reading tallies (${process.env.TEST_REDIS_URL === undefined ? 'read mo
       body: { poll: 'stars', kind: 'rating', target: 'film-1', count: 1, sum: 4, up: 1, down: 0, average: 4, histogram: { '4': 1 }, voterValue: 4 },
     });
     expect(tally.body.position).toMatch(/^\d+\.\d+$/);
+    // Nothing hashed per answer: a tally changes with every vote, so an ETag would buy nothing.
+    expect(tally.headers.get('etag')).toBeNull();
+    expect(cast.headers.get('etag')).toBeNull();
   });
 
   it('answers an unknown target with a zero tally and an unknown poll with 404', async () => {
