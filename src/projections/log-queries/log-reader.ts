@@ -15,6 +15,9 @@ export interface LoggedVote {
   readonly recordedAtMs: number;
 }
 
+/** Transactions older than every transaction still in flight: none of them can commit later. */
+const belowEveryRunningTransaction = sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`;
+
 /**
  * The next events in commit-safe order. Only transactions older than every transaction still in
  * flight are read: one that took an earlier position but commits later can never be skipped.
@@ -26,7 +29,7 @@ export async function readEventsAfter(db: Kysely<Database>, after: LogPosition |
            extract(epoch from recorded_at)::float8 * 1000 as recorded_ms
     from vote_events
     where ${committedAfter(from)}
-      and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      and ${belowEveryRunningTransaction}
     order by transaction_id, global_position
     limit ${limit}
   `.execute(db);
@@ -51,6 +54,19 @@ export async function readLogHead(db: Kysely<Database>): Promise<{ position: Log
   `.execute(db);
   const row = rows[0];
   return row === undefined ? undefined : { position: positionFromColumns(row), recordedAt: row.recorded_at };
+}
+
+/**
+ * The last event in commit-safe order: every event at or before it is committed for good, and no
+ * transaction can still commit one before it. A rebuild loads the log up to here in bulk.
+ */
+export async function readCommitSafeHead(db: Kysely<Database>): Promise<LogPosition | undefined> {
+  const { rows } = await sql<{ tx: string; pos: string }>`
+    select ${positionColumns} from vote_events
+    where ${belowEveryRunningTransaction}
+    order by transaction_id desc, global_position desc limit 1
+  `.execute(db);
+  return rows[0] === undefined ? undefined : positionFromColumns(rows[0]);
 }
 
 /**

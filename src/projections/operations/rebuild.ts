@@ -3,9 +3,11 @@ import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/database.js';
 import type { RedisClient } from '../../platform/redis.js';
+import { formatPosition } from '../../domain/position.js';
 import { Projector } from '../tallies/projector.js';
 import { RedisKeys } from '../tallies/redis-keys.js';
 import { liveGeneration, RedisTallyStore } from '../tallies/redis-tally-store.js';
+import { loadGenerationInBulk } from './bulk-load.js';
 
 export interface RebuildProgress {
   readonly status: 'rebuilding' | 'flipped';
@@ -23,6 +25,8 @@ export interface RebuildOptions {
   readonly prefix: string;
   readonly logger: Logger;
   readonly batchSize: number;
+  /** Ballots fetched per round trip while the new generation is loaded in bulk. */
+  readonly ballotsPerFetch?: number;
   readonly onProgress?: (progress: RebuildProgress) => void;
   /** How long readers get to move to the new generation before the old one is unlinked. */
   readonly unlinkAfterMs?: number;
@@ -38,14 +42,17 @@ export class RebuildInProgressError extends Error {
 }
 
 const lockTtlMs = 30_000;
+const defaultBallotsPerFetch = 10_000;
 
 /**
- * Blue/green rebuild: replays the whole log into generation g+1 while g keeps answering, catches
- * up with the head, flips the live generation, then unlinks g's keys. Writes to g+1 are refused
- * once g is no longer live, and writes to g once g+1 is: nothing writes g after the flip, so
- * nothing of it is left behind the unlink. A rebuild that died resumes
- * its generation where it stopped: each poll there holds its own checkpoint, like a restarted
- * projector's.
+ * Blue/green rebuild: loads the log into generation g+1 in bulk while g keeps answering (each
+ * ballot's latest event, up to a commit-safe checkpoint), catches up with the head through the
+ * projector, flips the live generation, then unlinks g's keys. Writes to g+1 are refused once g is
+ * no longer live, and writes to g once g+1 is: nothing writes g after the flip, so nothing of it is
+ * left behind the unlink. g+1 has a checkpoint only once its bulk load is whole. A rebuild that
+ * died after that resumes its generation where it stopped: each poll there holds its own
+ * checkpoint, like a restarted projector's. One that died during the bulk load unlinks what it
+ * wrote and loads again from scratch: a half-written load says nothing of where it stopped.
  */
 export async function rebuildTallies(options: RebuildOptions): Promise<RebuildResult> {
   return (await beginRebuild(options)).finished;
@@ -62,7 +69,7 @@ export async function beginRebuild(options: RebuildOptions): Promise<{ finished:
   const renew = setInterval(() => void redis.pExpire(keys.lock, lockTtlMs).catch(() => {}), lockTtlMs / 3);
   const finished = (async () => {
     try {
-      return await rebuildHoldingLock(options, keys);
+      return await rebuildHoldingLock(options, { ...keys, token });
     } finally {
       clearInterval(renew);
       if ((await redis.get(keys.lock)) === token) await redis.del(keys.lock);
@@ -71,7 +78,7 @@ export async function beginRebuild(options: RebuildOptions): Promise<{ finished:
   return { finished };
 }
 
-async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<typeof rebuildKeys>): Promise<RebuildResult> {
+async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<typeof rebuildKeys> & { token: string }): Promise<RebuildResult> {
   const { db, redis, prefix, logger } = options;
   const live = await liveGeneration(redis, prefix, true);
   const resumed = Number((await redis.hGet(keys.state, 'generation')) ?? 0);
@@ -94,9 +101,21 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
   await redis.hSet(keys.state, { generation: String(generation), status: 'rebuilding', startedAt });
   logger.info({ live, generation, resumed: resumed > live }, 'tally rebuild started');
 
+  const store = RedisTallyStore.forRebuild(redis, prefix, generation, live);
+  if ((await store.readCheckpoint()) === undefined) {
+    if (resumed > live) await unlinkGeneration(redis, prefix, generation, logger);
+    const generationKeys = new RedisKeys(prefix, generation);
+    const onEvents = (events: number) => {
+      eventsDone += events;
+      report('rebuilding');
+    };
+    const loaded = await loadGenerationInBulk({ db, redis, keys: generationKeys, ballotsPerFetch: options.ballotsPerFetch ?? defaultBallotsPerFetch, onEvents });
+    if (loaded !== undefined) await markLoaded(redis, keys, generationKeys.checkpoint(), formatPosition(loaded));
+    logger.info({ generation, events: eventsDone, checkpoint: loaded === undefined ? null : formatPosition(loaded) }, 'tally rebuild loaded the log in bulk');
+  }
   const projector = new Projector({
     db,
-    store: RedisTallyStore.forRebuild(redis, prefix, generation, live),
+    store,
     logger,
     batchSize: options.batchSize,
     pollIntervalMs: 1000,
@@ -120,6 +139,15 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
   );
   oldGenerationUnlinked.catch((error: unknown) => logger.error({ err: error }, 'unlinking the old generation failed'));
   return { ...progress('flipped'), oldGenerationUnlinked };
+}
+
+/** The bulk load is whole: its checkpoint is written, unless another rebuild took the lock meanwhile. */
+async function markLoaded(redis: RedisClient, keys: { lock: string; token: string }, checkpointKey: string, checkpoint: string): Promise<void> {
+  const marked = await redis.eval(
+    `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end return 0`,
+    { keys: [keys.lock, checkpointKey], arguments: [keys.token, checkpoint] },
+  );
+  if (marked !== 1) throw new RebuildInProgressError('Another rebuild took the lock during the bulk load');
 }
 
 /** Flips only if the live generation is still the one this rebuild started from. */

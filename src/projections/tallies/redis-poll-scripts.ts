@@ -1,7 +1,8 @@
 import type { RankOrder } from '../../domain/ranking.js';
 import { RedisScript } from './redis-tally-scripts.js';
 import type { RedisKeys } from './redis-keys.js';
-import type { PollChange } from './tally-projection.js';
+import type { Tally } from '../../domain/tally.js';
+import type { PollChange, TallyChange } from './tally-projection.js';
 
 /** A script call: every key it touches is one poll's, so on a Redis Cluster it runs in one slot. */
 export interface PollCall {
@@ -74,16 +75,15 @@ export function packPollChange(keys: RedisKeys, change: PollChange, epoch: numbe
     const adds: string[] = [];
     const removes: string[] = [];
     for (const { key, tally, scores } of change.tallies) {
-      const score = scores[order];
-      if (tally.count === 0 || score === undefined) removes.push(key.target);
+      const score = rankedScore(tally, scores, order);
+      if (score === undefined) removes.push(key.target);
       else adds.push(String(score), key.target);
     }
     args.push(String(adds.length / 2), String(removes.length), ...adds, ...removes);
   }
   for (const { key, tally, emptiedBuckets, voters } of change.tallies) {
     callKeys.push(poll.tally(key.target), poll.voters(key.target));
-    const fields = ['count', String(tally.count), 'sum', String(tally.sum), 'up', String(tally.up), 'down', String(tally.down)];
-    for (const [value, ballots] of Object.entries(tally.histogram)) fields.push(`h:${value}`, String(ballots));
+    const fields = tallyHashFields(tally);
     const set: string[] = [];
     const removed: string[] = [];
     for (const [voter, value] of voters) {
@@ -94,6 +94,18 @@ export function packPollChange(keys: RedisKeys, change: PollChange, epoch: numbe
     args.push(...fields, ...emptiedBuckets.map((bucket) => `h:${bucket}`), ...set, ...removed);
   }
   return { keys: callKeys, args };
+}
+
+/** A tally hash's field/value pairs: count, sum, up, down, and h:<value> for each value held. */
+export function tallyHashFields(tally: Tally): string[] {
+  const fields = ['count', String(tally.count), 'sum', String(tally.sum), 'up', String(tally.up), 'down', String(tally.down)];
+  for (const [value, ballots] of Object.entries(tally.histogram)) fields.push(`h:${value}`, String(ballots));
+  return fields;
+}
+
+/** A tally's score in the rank set of `order`; undefined when it belongs in none (no ballot left). */
+export function rankedScore(tally: Tally, scores: TallyChange['scores'], order: RankOrder): number | undefined {
+  return tally.count === 0 ? undefined : scores[order];
 }
 
 /**

@@ -121,6 +121,28 @@ function cutChange(fold: PollFold, rulesOf: (key: TallyKey) => PollRules, curren
   fold.working = new Map();
 }
 
+/** A voter's latest value on a target (0: retracted). */
+export interface LatestBallot {
+  readonly voter: string;
+  readonly value: number;
+}
+
+/**
+ * A tally from scratch out of its ballots' latest values: each moved from "no vote" with the very
+ * moves foldTallies makes, so the result equals the incremental fold's over the same log. A
+ * retracted ballot counts nowhere and names no voter; a tally whose ballots all went stays, at 0.
+ */
+export function foldLatestBallots(key: TallyKey, ballots: readonly LatestBallot[], rules: PollRules): TallyChange {
+  const tally: TallyAccumulator = { count: 0, sum: 0, up: 0, down: 0, histogram: {} };
+  const voters = new Map<string, number>();
+  for (const { voter, value } of ballots) {
+    if (value === 0) continue;
+    moveBallot(tally, 0, value);
+    voters.set(voter, value);
+  }
+  return { key, tally, emptiedBuckets: [], voters, scores: rankScores(rules, tally) };
+}
+
 export function uniqueTallyKeys(events: readonly LoggedVote[]): TallyKey[] {
   return [...new Map(events.map((event) => [tallyIdOf(event), pickTallyKey(event)])).values()];
 }
