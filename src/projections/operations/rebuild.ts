@@ -42,7 +42,7 @@ export class RebuildInProgressError extends Error {
 }
 
 const lockTtlMs = 30_000;
-const defaultBallotsPerFetch = 10_000;
+const defaultBallotsPerFetch = 5000;
 
 /**
  * Blue/green rebuild: loads the log into generation g+1 in bulk while g keeps answering (each

@@ -8,7 +8,7 @@ import type { TallyChange } from './tally-projection.js';
 /** Field/value pairs (or rank members) per command: each stays short, as Redis serves readers meanwhile. */
 const pairsPerCommand = 1000;
 /** Arguments sent before waiting for the replies to the window before: Redis stays busy, memory bounded. */
-const argumentsPerWindow = 200_000;
+const argumentsPerWindow = 50_000;
 
 interface OpenPoll {
   readonly id: string;
