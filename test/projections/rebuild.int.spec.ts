@@ -1,17 +1,20 @@
 import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { Projector } from '../../src/projections/tallies/projector.js';
-import { beginRebuild, RebuildInProgressError, rebuildTallies } from '../../src/projections/operations/rebuild.js';
+import { comparePositions, parsePosition } from '../../src/domain/position.js';
+import type { RedisClient } from '../../src/platform/redis.js';
+import { beginRebuild, type RebuildOptions, type RebuildProgress, RebuildInProgressError, rebuildTallies } from '../../src/projections/operations/rebuild.js';
 import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
 import { liveGeneration, RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
 import { verifyTallies } from '../../src/projections/operations/verify-tallies.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { givenProjectWithPolls } from '../support/fixtures.js';
+import { countVoteEvents, givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
 import { overriding } from '../support/tally-stores.js';
 import { castRandomVotes, expectTalliesToMatchLog, projectToHead } from '../support/votes.js';
@@ -41,12 +44,18 @@ async function givenProjectedReadModel(votes: number) {
   const prefix = `${redis!.prefix}_${(prefixes += 1)}`;
   const projectId = (await givenProjectWithPolls(database.db)).id;
   await castRandomVotes(appender, projectId, votes);
-  const store = await RedisTallyStore.open(redis!.client, prefix);
-  await projectToHead(database.db, new Projector({ db: database.db, store, logger, batchSize: 50, pollIntervalMs: 50 }), store);
-  return { prefix, projectId, store };
+  return { prefix, projectId, store: await projectLiveToHead(prefix) };
 }
 
-const rebuild = (prefix: string) => rebuildTallies({ db: database.db, redis: redis!.client, prefix, logger, batchSize: 40, unlinkAfterMs: 1000 });
+/** The live generation, projected event by event up to the head of the log. */
+async function projectLiveToHead(prefix: string) {
+  const store = await RedisTallyStore.open(redis!.client, prefix);
+  await projectToHead(database.db, new Projector({ db: database.db, store, logger, batchSize: 50, pollIntervalMs: 50 }), store);
+  return store;
+}
+
+const rebuild = (prefix: string, options: Partial<RebuildOptions> = {}) =>
+  rebuildTallies({ db: database.db, redis: redis!.client, prefix, logger, batchSize: 40, unlinkAfterMs: 1000, ...options });
 
 describe('tally rebuild and verify', () => {
   it('verify names a tally changed by hand, replay repairs it, verify passes (the CLIs)', async (context) => {
@@ -186,5 +195,131 @@ describe('tally rebuild and verify', () => {
     const { prefix } = await givenProjectedReadModel(20);
     await redis!.client.set(RedisKeys.rebuildLockKey(prefix), 'someone-else', { expiration: { type: 'PX', value: 5000 } });
     await expect(beginRebuild({ db: database.db, redis: redis!.client, prefix, logger, batchSize: 10 })).rejects.toBeInstanceOf(RebuildInProgressError);
+  });
+});
+
+/**
+ * Every key of a generation and what it holds, byte for byte as Redis answers (rank scores as
+ * Redis prints them), by name without the generation. A poll's meta is compared without its
+ * checkpoint, which says only how far the poll is known to be folded: the event-by-event
+ * projector leaves the poll's own last event there, the bulk load the checkpoint it loaded to.
+ */
+async function dumpGeneration(client: RedisClient, prefix: string, generation: number) {
+  const base = `${prefix}:${generation}:`;
+  const dump: Record<string, unknown> = {};
+  for await (const names of client.scanIterator({ MATCH: `${base}*`, COUNT: 1000 })) {
+    for (const name of names) {
+      const type = await client.type(name);
+      const key = `${type} ${name.slice(base.length)}`;
+      if (type === 'zset') dump[key] = await client.sendCommand(['ZRANGE', name, '0', '-1', 'WITHSCORES']);
+      else if (name.endsWith(':meta')) {
+        const { checkpoint, ...meta } = await client.hGetAll(name);
+        dump[key] = { ...meta, checkpoint: parsePosition(checkpoint ?? '') === undefined ? 'missing' : 'present' };
+      } else dump[key] = await client.hGetAll(name);
+    }
+  }
+  return dump;
+}
+
+async function expectSameGenerations(prefix: string, projected: number, rebuilt: number) {
+  const expected = await dumpGeneration(redis!.client, prefix, projected);
+  expect(Object.keys(expected).length).toBeGreaterThan(10);
+  expect(await dumpGeneration(redis!.client, prefix, rebuilt)).toEqual(expected);
+}
+
+describe('bulk rebuild', () => {
+  it('writes every tally, voter and rank exactly as the event-by-event projector does, for like, updown and rating polls', async (context) => {
+    if (redis === undefined) context.skip();
+    const { prefix, projectId } = await givenProjectedReadModel(400);
+    // A ballot cast then retracted, a rating changed, a target whose only ballot went.
+    for (const [poll, target, voter, value] of [['likes', 'gone', 'v1', 1], ['likes', 'gone', 'v1', 0], ['stars', 't0', 'changer', 5], ['stars', 't0', 'changer', 2], ['votes', 't1', 'changer', -1], ['votes', 't1', 'changer', 0]] as const) {
+      await castVote(appender, { projectId, poll, target, voter, value });
+    }
+    await projectLiveToHead(prefix);
+    const progress: RebuildProgress[] = [];
+
+    // The old generation stays a minute after the flip, so the two can be compared.
+    const result = await rebuild(prefix, { ballotsPerFetch: 50, unlinkAfterMs: 60_000, onProgress: (now) => progress.push(now) });
+
+    expect(result.generation).toBe(2);
+    await projectLiveToHead(prefix);
+    await expectSameGenerations(prefix, 1, 2);
+    const keys = new RedisKeys(prefix, 2);
+    expect(await redis!.client.hGetAll(keys.tally({ projectId, poll: 'likes', target: 'gone' }))).toEqual({ count: '0', sum: '0', up: '0', down: '0' });
+    expect(await redis!.client.exists(keys.voters({ projectId, poll: 'likes', target: 'gone' }))).toBe(0);
+    expect(await redis!.client.zScore(keys.rank({ projectId, poll: 'likes' }, 'count'), 'gone')).toBeNull();
+    expect(await redis!.client.hGet(keys.voters({ projectId, poll: 'stars', target: 't0' }), 'changer')).toBe('2');
+    expect(await redis!.client.hGet(keys.voters({ projectId, poll: 'votes', target: 't1' }), 'changer')).toBeNull();
+    // Progress is told in events while the log loads in bulk, and ends at every event.
+    expect(progress.filter((now) => now.status === 'rebuilding').length).toBeGreaterThan(2);
+    expect(result.eventsDone).toBe(await countVoteEvents(database.db));
+    expect(result.eventsTotal).toBe(result.eventsDone);
+    expect((await verifyTallies(database.db, redis!.client, prefix)).differences).toEqual([]);
+  });
+
+  it('loads only up to a transaction still in flight, and catches it up once it commits', async (context) => {
+    if (redis === undefined || database.url === undefined) context.skip();
+    const { prefix, projectId } = await givenProjectedReadModel(100);
+    // A vote whose transaction began first and commits last, around a vote committed meanwhile.
+    const late = new pg.Client({ connectionString: database.url });
+    await late.connect();
+    try {
+      await late.query('begin');
+      const { rows } = await late.query<{ tx: string; pos: string }>(
+        `insert into vote_events (event_id, project_id, poll, target, voter, stream_version, type, value, previous, recorded_at)
+         values (gen_random_uuid(), $1, 'likes', 't0', 'late-voter', 1, 'VoteCast', 1, 0, now())
+         returning transaction_id::text as tx, global_position::text as pos`,
+        [projectId],
+      );
+      const lateAt = { transactionId: BigInt(rows[0]!.tx), globalPosition: BigInt(rows[0]!.pos) };
+      await castVote(appender, { projectId, poll: 'likes', target: 't0', voter: 'early-voter', value: 1 });
+
+      const result = await rebuild(prefix);
+
+      expect(result.generation).toBe(2);
+      const checkpoint = parsePosition((await redis!.client.get(new RedisKeys(prefix, 2).checkpoint())) ?? '');
+      expect(checkpoint !== undefined && comparePositions(checkpoint, lateAt) < 0).toBe(true);
+      await late.query('commit');
+    } finally {
+      await late.end();
+    }
+    await projectLiveToHead(prefix);
+    await expectTalliesToMatchLog(database.db, await RedisTallyStore.open(redis!.client, prefix), projectId);
+    expect((await verifyTallies(database.db, redis!.client, prefix)).differences).toEqual([]);
+  });
+
+  it('loads again from scratch after a rebuild died half way through the bulk load, dropping what changed meanwhile', async (context) => {
+    if (redis === undefined) context.skip();
+    const { prefix } = await givenProjectedReadModel(300);
+    let chunks = 0;
+    const dying = rebuild(prefix, {
+      ballotsPerFetch: 10,
+      onProgress: () => {
+        if ((chunks += 1) === 4) throw new Error('killed');
+      },
+    });
+    await expect(dying).rejects.toThrow('killed');
+    expect(await liveGeneration(redis!.client, prefix)).toBe(1);
+    const half = new RedisKeys(prefix, 2);
+    expect(await redis!.client.exists(half.checkpoint())).toBe(0);
+
+    // Every voter of a tally the dead load wrote takes their vote back before the rerun.
+    let written: ReturnType<RedisKeys['parseTallyKey']>;
+    for await (const names of redis!.client.scanIterator({ MATCH: half.tallyPattern(), COUNT: 1000 })) {
+      for (const name of names) {
+        const key = half.parseTallyKey(name);
+        if (written === undefined && key !== undefined && (await redis!.client.hLen(half.voters(key))) > 0) written = key;
+      }
+    }
+    expect(written).toBeDefined();
+    for (const voter of await redis!.client.hKeys(half.voters(written!))) await castVote(appender, { ...written!, voter, value: 0 });
+    await projectLiveToHead(prefix);
+
+    const rerun = await rebuild(prefix, { unlinkAfterMs: 60_000 });
+
+    expect(rerun.generation).toBe(2);
+    await projectLiveToHead(prefix);
+    expect(await redis!.client.exists(half.voters(written!))).toBe(0);
+    await expectSameGenerations(prefix, 1, 2);
   });
 });

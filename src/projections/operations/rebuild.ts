@@ -103,15 +103,10 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
 
   const store = RedisTallyStore.forRebuild(redis, prefix, generation, live);
   if ((await store.readCheckpoint()) === undefined) {
-    if (resumed > live) await unlinkGeneration(redis, prefix, generation, logger);
-    const generationKeys = new RedisKeys(prefix, generation);
-    const onEvents = (events: number) => {
+    await loadInBulk(options, keys, new RedisKeys(prefix, generation), resumed > live, (events) => {
       eventsDone += events;
       report('rebuilding');
-    };
-    const loaded = await loadGenerationInBulk({ db, redis, keys: generationKeys, ballotsPerFetch: options.ballotsPerFetch ?? defaultBallotsPerFetch, onEvents });
-    if (loaded !== undefined) await markLoaded(redis, keys, generationKeys.checkpoint(), formatPosition(loaded));
-    logger.info({ generation, events: eventsDone, checkpoint: loaded === undefined ? null : formatPosition(loaded) }, 'tally rebuild loaded the log in bulk');
+    });
   }
   const projector = new Projector({
     db,
@@ -141,13 +136,23 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
   return { ...progress('flipped'), oldGenerationUnlinked };
 }
 
-/** The bulk load is whole: its checkpoint is written, unless another rebuild took the lock meanwhile. */
-async function markLoaded(redis: RedisClient, keys: { lock: string; token: string }, checkpointKey: string, checkpoint: string): Promise<void> {
+/**
+ * Loads a generation that has no checkpoint yet in bulk, then writes its checkpoint: the mark of a
+ * whole load, written only while this rebuild still holds the lock. What a load that died left
+ * (`unfinished`) is unlinked first: rewriting its keys would leave voters, buckets and rank members
+ * that changed since.
+ */
+async function loadInBulk(options: RebuildOptions, lock: { lock: string; token: string }, keys: RedisKeys, unfinished: boolean, onEvents: (events: number) => void): Promise<void> {
+  const { db, redis, logger } = options;
+  if (unfinished) await unlinkGeneration(redis, keys.prefix, keys.generation, logger);
+  const loaded = await loadGenerationInBulk({ db, redis, keys, ballotsPerFetch: options.ballotsPerFetch ?? defaultBallotsPerFetch, onEvents });
+  if (loaded === undefined) return;
   const marked = await redis.eval(
     `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end return 0`,
-    { keys: [keys.lock, checkpointKey], arguments: [keys.token, checkpoint] },
+    { keys: [lock.lock, keys.checkpoint()], arguments: [lock.token, formatPosition(loaded)] },
   );
   if (marked !== 1) throw new RebuildInProgressError('Another rebuild took the lock during the bulk load');
+  logger.info({ generation: keys.generation, checkpoint: formatPosition(loaded) }, 'tally rebuild loaded the log in bulk');
 }
 
 /** Flips only if the live generation is still the one this rebuild started from. */
