@@ -239,7 +239,7 @@ describe('bulk rebuild', () => {
     const progress: RebuildProgress[] = [];
 
     // The old generation stays a minute after the flip, so the two can be compared.
-    const result = await rebuild(prefix, { ballotsPerFetch: 50, unlinkAfterMs: 60_000, onProgress: (now) => progress.push(now) });
+    const result = await rebuild(prefix, { targetsPerFetch: 3, unlinkAfterMs: 60_000, onProgress: (now) => progress.push(now) });
 
     expect(result.generation).toBe(2);
     await projectLiveToHead(prefix);
@@ -293,7 +293,7 @@ describe('bulk rebuild', () => {
     const { prefix } = await givenProjectedReadModel(300);
     let chunks = 0;
     const dying = rebuild(prefix, {
-      ballotsPerFetch: 10,
+      targetsPerFetch: 2,
       onProgress: () => {
         if ((chunks += 1) === 4) throw new Error('killed');
       },

@@ -14,17 +14,6 @@ export interface BallotScope {
   readonly upTo?: LogPosition;
 }
 
-export interface LatestBallotRow {
-  readonly project_id: string;
-  readonly poll: string;
-  readonly target: string;
-  readonly voter: string;
-  /** 0 for a retracted ballot. */
-  readonly value: number;
-  /** The ballot's events in scope: versions count up from 1 in commit order. */
-  readonly stream_version: number;
-}
-
 /**
  * Each ballot's latest event in scope, grouped by (project, poll, target): a tally is a function
  * of its ballots' latest values alone. Every order column runs backwards, so PostgreSQL walks the
@@ -32,7 +21,7 @@ export interface LatestBallotRow {
  */
 export function latestBallots(scope: BallotScope) {
   const { projectId, poll, target, at, upTo } = scope;
-  return sql<LatestBallotRow>`
+  return sql`
     select distinct on (project_id, poll, target, voter) project_id, poll, target, voter, value, stream_version
     from vote_events
     where true
@@ -45,24 +34,42 @@ export function latestBallots(scope: BallotScope) {
   `;
 }
 
+/** One target's ballots, each at its latest event: [voter, value], value 0 for a retracted ballot. */
+export interface TargetBallots {
+  readonly project_id: string;
+  readonly poll: string;
+  readonly target: string;
+  readonly ballots: readonly (readonly [voter: string, value: number])[];
+  /** The events these ballots stand for: a ballot's latest version counts its events. */
+  readonly events: number;
+}
+
 /**
- * Streams every ballot's latest event at or before `upTo`, `rowsPerFetch` at a time through a
- * cursor (in its own transaction), each (project, poll, target) in one run of rows. Each chunk is
- * handed to `onRows` before the next is fetched, so memory holds one chunk, never the log.
+ * Streams every ballot's latest event at or before `upTo`, one row per target with its ballots as
+ * one JSON array (far fewer rows to parse than one per ballot), `targetsPerFetch` targets at a
+ * time through a cursor in its own transaction, poll after poll. Each chunk is handed to `onRows`
+ * before the next is fetched, so memory holds one chunk, never the log.
  */
 export async function streamLatestBallots(
   db: Kysely<Database>,
   upTo: LogPosition,
-  rowsPerFetch: number,
-  onRows: (rows: readonly LatestBallotRow[]) => Promise<void>,
+  targetsPerFetch: number,
+  onRows: (rows: readonly TargetBallots[]) => Promise<void>,
 ): Promise<void> {
-  const fetchSize = sql.lit(Math.max(1, Math.floor(rowsPerFetch)));
+  const fetchSize = sql.lit(Math.max(1, Math.floor(targetsPerFetch)));
   await db.transaction().execute(async (trx) => {
-    await sql`declare latest_ballots no scroll cursor for ${latestBallots({ upTo })}`.execute(trx);
-    let fetching = sql<LatestBallotRow>`fetch forward ${fetchSize} from latest_ballots`.execute(trx);
+    await sql`
+      declare latest_ballots no scroll cursor for
+      select project_id, poll, target, json_agg(json_build_array(voter, value)) as ballots, sum(stream_version)::float8 as events
+      from (${latestBallots({ upTo })}) as latest
+      group by project_id, poll, target
+      order by project_id desc, poll desc, target desc
+    `.execute(trx);
+    const fetchChunk = () => sql<TargetBallots>`fetch forward ${fetchSize} from latest_ballots`.execute(trx);
+    let fetching = fetchChunk();
     for (let { rows } = await fetching; rows.length > 0; { rows } = await fetching) {
       // The next chunk travels while this one is folded and written.
-      fetching = sql<LatestBallotRow>`fetch forward ${fetchSize} from latest_ballots`.execute(trx);
+      fetching = fetchChunk();
       fetching.catch(() => {}); // a failed chunk abandons this fetch; its error is not news
       await onRows(rows);
     }

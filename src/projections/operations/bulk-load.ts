@@ -1,10 +1,9 @@
 import type { Kysely } from 'kysely';
 import { PollCache } from '../../catalog/poll-cache.js';
-import type { TallyKey } from '../../domain/identity-keys.js';
 import { formatPosition, type LogPosition } from '../../domain/position.js';
 import type { Database } from '../../platform/database.js';
 import type { RedisClient } from '../../platform/redis.js';
-import { type LatestBallotRow, streamLatestBallots } from '../log-queries/latest-ballots.js';
+import { streamLatestBallots } from '../log-queries/latest-ballots.js';
 import { readCommitSafeHead } from '../log-queries/log-reader.js';
 import { RedisBulkWriter } from '../tallies/redis-bulk-writer.js';
 import type { RedisKeys } from '../tallies/redis-keys.js';
@@ -15,7 +14,7 @@ export interface BulkLoadOptions {
   readonly redis: RedisClient;
   /** The generation to fill: nothing of it may exist yet. */
   readonly keys: RedisKeys;
-  readonly ballotsPerFetch: number;
+  readonly targetsPerFetch: number;
   /** Told after each chunk of ballots is folded: how many events they stand for. */
   readonly onEvents?: (events: number) => void;
 }
@@ -34,28 +33,16 @@ export async function loadGenerationInBulk(options: BulkLoadOptions): Promise<Lo
   if (upTo === undefined) return undefined;
   const polls = new PollCache(db);
   const writer = new RedisBulkWriter(redis, keys, formatPosition(upTo));
-  let key: TallyKey | undefined;
-  let ballots: LatestBallotRow[] = [];
-  const writeTarget = async () => {
-    if (key === undefined) return;
-    await polls.loadRules([key]);
-    await writer.write(foldLatestBallots(key, ballots, polls.rulesOf(key)));
-  };
-  await streamLatestBallots(db, upTo, options.ballotsPerFetch, async (rows) => {
+  await streamLatestBallots(db, upTo, options.targetsPerFetch, async (rows) => {
     let events = 0;
     for (const row of rows) {
-      if (key === undefined || row.target !== key.target || row.poll !== key.poll || row.project_id !== key.projectId) {
-        await writeTarget();
-        key = { projectId: row.project_id, poll: row.poll, target: row.target };
-        ballots = [];
-      }
-      ballots.push(row);
-      // A ballot's versions count its events, so progress is told in events like the projector's.
-      events += row.stream_version;
+      const key = { projectId: row.project_id, poll: row.poll, target: row.target };
+      await polls.loadRules([key]);
+      await writer.write(foldLatestBallots(key, row.ballots, polls.rulesOf(key)));
+      events += row.events;
     }
     options.onEvents?.(events);
   });
-  await writeTarget();
   await writer.finish();
   return upTo;
 }

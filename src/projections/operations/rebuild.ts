@@ -25,8 +25,8 @@ export interface RebuildOptions {
   readonly prefix: string;
   readonly logger: Logger;
   readonly batchSize: number;
-  /** Ballots fetched per round trip while the new generation is loaded in bulk. */
-  readonly ballotsPerFetch?: number;
+  /** Targets (each with all its ballots) fetched per round trip while the new generation is loaded in bulk. */
+  readonly targetsPerFetch?: number;
   readonly onProgress?: (progress: RebuildProgress) => void;
   /** How long readers get to move to the new generation before the old one is unlinked. */
   readonly unlinkAfterMs?: number;
@@ -42,7 +42,7 @@ export class RebuildInProgressError extends Error {
 }
 
 const lockTtlMs = 30_000;
-const defaultBallotsPerFetch = 5000;
+const defaultTargetsPerFetch = 1000;
 
 /**
  * Blue/green rebuild: loads the log into generation g+1 in bulk while g keeps answering (each
@@ -145,7 +145,7 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
 async function loadInBulk(options: RebuildOptions, lock: { lock: string; token: string }, keys: RedisKeys, unfinished: boolean, onEvents: (events: number) => void): Promise<void> {
   const { db, redis, logger } = options;
   if (unfinished) await unlinkGeneration(redis, keys.prefix, keys.generation, logger);
-  const loaded = await loadGenerationInBulk({ db, redis, keys, ballotsPerFetch: options.ballotsPerFetch ?? defaultBallotsPerFetch, onEvents });
+  const loaded = await loadGenerationInBulk({ db, redis, keys, targetsPerFetch: options.targetsPerFetch ?? defaultTargetsPerFetch, onEvents });
   if (loaded === undefined) return;
   const marked = await redis.eval(
     `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end return 0`,

@@ -121,11 +121,8 @@ function cutChange(fold: PollFold, rulesOf: (key: TallyKey) => PollRules, curren
   fold.working = new Map();
 }
 
-/** A voter's latest value on a target (0: retracted). */
-export interface LatestBallot {
-  readonly voter: string;
-  readonly value: number;
-}
+/** A voter and their latest value on a target (0: retracted). */
+export type LatestBallot = readonly [voter: string, value: number];
 
 /**
  * A tally from scratch out of its ballots' latest values: each moved from "no vote" with the very
@@ -135,7 +132,7 @@ export interface LatestBallot {
 export function foldLatestBallots(key: TallyKey, ballots: readonly LatestBallot[], rules: PollRules): TallyChange {
   const tally: TallyAccumulator = { count: 0, sum: 0, up: 0, down: 0, histogram: {} };
   const voters = new Map<string, number>();
-  for (const { voter, value } of ballots) {
+  for (const [voter, value] of ballots) {
     if (value === 0) continue;
     moveBallot(tally, 0, value);
     voters.set(voter, value);
