@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../src/platform/database.js';
-import type { RedisClient } from '../src/platform/redis.js';
+import { type RedisClient, unlinkMatching } from '../src/platform/redis.js';
 import { RedisKeys } from '../src/projections/tallies/redis-keys.js';
 import { type DatabaseHandle, openPostgres } from '../src/platform/database.js';
 import { migrateToLatest } from '../src/platform/migrate.js';
@@ -111,6 +111,6 @@ export async function timed(work: () => Promise<unknown>): Promise<number> {
 /** Removes every key a benchmark wrote under its own prefix. */
 export async function deleteBenchKeys(redis: RedisClient, prefix: string): Promise<void> {
   for (const pattern of RedisKeys.everyKeyPatterns(prefix)) {
-    for await (const keys of redis.scanIterator({ MATCH: pattern, COUNT: 1000 })) if (keys.length > 0) await redis.unlink(keys);
+    await unlinkMatching(redis, pattern);
   }
 }

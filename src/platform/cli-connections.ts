@@ -14,11 +14,11 @@ export interface CliConnections {
 /** The connections the operator commands on the read model (replay, verify) need: PostgreSQL and Redis, from the environment. */
 export async function openCliConnections(command: string): Promise<CliConnections> {
   const config = loadConfigOrExit();
-  if (config.DATABASE_URL === undefined || config.REDIS_URL === undefined) {
-    exitWith(`${command} works on the Redis read model: set DATABASE_URL and REDIS_URL (the embedded one is rebuilt at every start)`);
+  if (config.DATABASE_URL === undefined || config.redis === undefined) {
+    exitWith(`${command} works on the Redis read model: set DATABASE_URL and REDIS_URL or REDIS_CLUSTER_NODES (the embedded one is rebuilt at every start)`);
   }
   const database = openPostgres(config.DATABASE_URL, 4);
-  const redis = await connectRedis(config.REDIS_URL);
+  const redis = await connectRedis(config.redis);
   return {
     config,
     database,

@@ -1,6 +1,7 @@
 import { Either, ParseResult, Schema } from 'effect';
 import proxyAddr from 'proxy-addr';
 import { defaultRateLimits, maxRateLimit } from '../domain/rate-limit-settings.js';
+import type { RedisTarget } from './redis.js';
 
 const Port = Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 65535));
 const PositiveInt = (max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, max));
@@ -20,6 +21,11 @@ const PostgresUrl = Schema.String.pipe(
 );
 const RedisUrl = Schema.String.pipe(
   Schema.pattern(/^rediss?:\/\//, { message: () => 'must be a redis:// or rediss:// URL' }),
+);
+const RedisClusterNodes = Schema.transform(
+  Schema.String.pipe(Schema.pattern(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, { message: () => 'must be host:port, host:port, …' })),
+  Schema.Array(Schema.String),
+  { strict: true, decode: (text) => text.split(',').map((node) => node.trim()), encode: (nodes) => nodes.join(',') },
 );
 
 /** Express's "trust proxy", checked with the same library Express compiles it with, so a bad one stops the start. */
@@ -60,6 +66,7 @@ export const EnvironmentSchema = Schema.Struct({
   DATABASE_POOL_SIZE: withDefault(PositiveInt(200), 10),
   DATA_DIR: withDefault(Schema.NonEmptyString, './data'),
   REDIS_URL: optional(RedisUrl),
+  REDIS_CLUSTER_NODES: optional(RedisClusterNodes),
   REDIS_KEY_PREFIX: withDefault(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,32}$/, { message: () => 'must be 1 to 32 letters, digits, "_" or "-"' })), 'cv'),
   ADMIN_TOKEN: optional(
     Schema.String.pipe(Schema.minLength(16, { message: () => 'must be at least 16 characters' })),
@@ -103,6 +110,8 @@ export interface Config extends Environment {
   readonly embedded: boolean;
   readonly migrateOnStart: boolean;
   readonly createDemoProject: boolean;
+  /** REDIS_URL or REDIS_CLUSTER_NODES; undefined: the read model lives in this process. */
+  readonly redis: RedisTarget | undefined;
 }
 
 export class ConfigError extends Error {
@@ -124,8 +133,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const environment = decoded.right;
   refusePlaceholders(environment);
   const embedded = environment.DATABASE_URL === undefined;
-  if (environment.REDIS_URL === undefined && environment.ROLE !== 'all') {
-    throw new ConfigError(`Invalid environment variable REDIS_URL: required when ROLE=${environment.ROLE}, so API and projector processes share one read model`);
+  const redis = redisTargetOf(environment);
+  if (redis === undefined && environment.ROLE !== 'all') {
+    throw new ConfigError(`Invalid environment variable REDIS_URL: required when ROLE=${environment.ROLE} (or REDIS_CLUSTER_NODES), so API and projector processes share one read model`);
   }
   if (environment.HTTP_HEADERS_TIMEOUT_MS > environment.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid environment variable HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
@@ -135,7 +145,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     embedded,
     migrateOnStart: environment.MIGRATE_ON_START ?? embedded,
     createDemoProject: environment.CREATE_DEMO_PROJECT ?? embedded,
+    redis,
   };
+}
+
+function redisTargetOf(environment: Environment): RedisTarget | undefined {
+  if (environment.REDIS_URL !== undefined && environment.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError('Invalid environment variable REDIS_CLUSTER_NODES: set it or REDIS_URL, not both');
+  }
+  if (environment.REDIS_CLUSTER_NODES !== undefined) return { clusterNodes: environment.REDIS_CLUSTER_NODES };
+  return environment.REDIS_URL === undefined ? undefined : { url: environment.REDIS_URL };
 }
 
 // .env.example, compose.yaml and deploy/ ship "change-me…" values to be replaced; a deployment

@@ -14,6 +14,13 @@ describe('configuration', () => {
     expect(config).toMatchObject({ embedded: false, migrateOnStart: false, createDemoProject: false, ROLE: 'api', PORT: 8080 });
   });
 
+  it('runs on a Redis Cluster named by REDIS_CLUSTER_NODES, in any role', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u@db/x', REDIS_CLUSTER_NODES: 'redis-0:6379, redis-1:6379,10.0.0.7:7000', ROLE: 'projector' });
+    expect(config.redis).toEqual({ clusterNodes: ['redis-0:6379', 'redis-1:6379', '10.0.0.7:7000'] });
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379' }).redis).toEqual({ url: 'redis://cache:6379' });
+    expect(loadConfig({}).redis).toBeUndefined();
+  });
+
   it('bounds slow clients, realtime streams and waiting readers by default', () => {
     expect(loadConfig({})).toMatchObject({
       HTTP_REQUEST_TIMEOUT_MS: 30_000,
@@ -61,6 +68,8 @@ describe('configuration', () => {
     [{ HTTP_HEADERS_TIMEOUT_MS: '60000', HTTP_REQUEST_TIMEOUT_MS: '30000' }, /^Invalid environment variable HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS$/],
     [{ REALTIME_MAX_STREAMS: '0' }, /^Invalid environment variable REALTIME_MAX_STREAMS/],
     [{ INTERNAL_PORT: 'metrics' }, /^Invalid environment variable INTERNAL_PORT/],
+    [{ REDIS_CLUSTER_NODES: 'redis://a:6379' }, /^Invalid environment variable REDIS_CLUSTER_NODES \(got "redis:\/\/a:6379"\): must be host:port, host:port, …$/],
+    [{ REDIS_CLUSTER_NODES: 'a:1', REDIS_URL: 'redis://a:6379' }, /^Invalid environment variable REDIS_CLUSTER_NODES: set it or REDIS_URL, not both$/],
   ])('stops on %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

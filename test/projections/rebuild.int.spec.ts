@@ -14,6 +14,7 @@ import { beginRebuild, type RebuildOptions, type RebuildProgress, RebuildInProgr
 import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
 import { liveGeneration, RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
 import { verifyTallies } from '../../src/projections/operations/verify-tallies.js';
+import { scanKeys } from '../../src/platform/redis.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { countVoteEvents, givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
@@ -161,7 +162,7 @@ describe('tally rebuild and verify', () => {
     expect(await liveGeneration(redis!.client, prefix)).toBe(11);
     const left: string[] = [];
     for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
-      for await (const keys of redis!.client.scanIterator({ MATCH: pattern, COUNT: 1000 })) left.push(...keys);
+      for await (const keys of scanKeys(redis!.client, pattern)) left.push(...keys);
     }
     const stray = left.filter((key) => !key.startsWith(`${prefix}:11:`) && key !== new RedisKeys(prefix, 11).checkpoint() && !/:(generation|leader-epoch)$/.test(key));
     expect(stray).toEqual([]);

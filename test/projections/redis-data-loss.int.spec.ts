@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { castVote } from '../../src/commands/cast-vote.js';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
-import { connectRedis, type RedisClient } from '../../src/platform/redis.js';
+import { connectRedis, type SingleRedis } from '../../src/platform/redis.js';
 import { Projector } from '../../src/projections/tallies/projector.js';
 import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -17,7 +17,7 @@ import { castRandomVotes, expectTalliesToMatchLog } from '../support/votes.js';
 const logger = pino({ level: 'silent' });
 let database: TestDatabase;
 let server: PrivateRedisServer | undefined;
-let redis: RedisClient;
+let redis: SingleRedis;
 
 beforeAll(async () => {
   database = await createTestDatabase();

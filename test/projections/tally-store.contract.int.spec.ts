@@ -5,20 +5,24 @@ import { definePollRules } from '../../src/domain/poll.js';
 import { rankScores } from '../../src/domain/ranking.js';
 import { applyBallotChange, emptyTally, type Tally } from '../../src/domain/tally.js';
 import { MemoryTallyStore } from '../../src/projections/tallies/memory-tally-store.js';
-import { connectRedis } from '../../src/platform/redis.js';
+import { connectRedis, unlinkKeys } from '../../src/platform/redis.js';
 import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
 import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
 import type { PollChange, TallyChange } from '../../src/projections/tallies/tally-projection.js';
 import type { TallyStore, WriteRefusedError } from '../../src/projections/tallies/tally-store.js';
 import { createTestRedis, startPrivateRedisServer, type TestRedis } from '../support/redis.js';
+import { createClusterTestRedis } from '../support/redis-cluster.js';
 
-const redis = await createTestRedis();
+const redises = [
+  { name: 'one Redis', redis: await createTestRedis() },
+  { name: 'a Redis Cluster', redis: await createClusterTestRedis() },
+];
 const stores: { name: string; open: () => Promise<TallyStore> }[] = [
   { name: 'in-process', open: async () => new MemoryTallyStore() },
-  ...(redis === undefined ? [] : [{ name: 'redis', open: () => RedisTallyStore.open(redis.client, `${redis.prefix}:${randomUUID().slice(0, 8)}`) }]),
+  ...redises.flatMap(({ name, redis }) => (redis === undefined ? [] : [{ name: `Redis (${name})`, open: () => RedisTallyStore.open(redis.client, `${redis.prefix}:${randomUUID().slice(0, 8)}`) }])),
 ];
 
-afterAll(() => (redis as TestRedis | undefined)?.dispose());
+afterAll(() => Promise.all(redises.map(({ redis }) => (redis as TestRedis | undefined)?.dispose())));
 
 const updown = definePollRules('updown');
 const change = (key: TallyKey, before: Tally, moves: [voter: string, previous: number, value: number][], emptied: string[] = []): TallyChange => {
@@ -111,12 +115,12 @@ describe.each(stores)('the $name tally store', ({ open }) => {
   });
 });
 
-describe('the redis tally store', () => {
-  const poll = { projectId: randomUUID(), poll: 'votes' };
-  const vote = (voter: string, expected: string | undefined, checkpoint: string, before = emptyTally) =>
-    pollChange(expected, checkpoint, change({ ...poll, target: 'a' }, before, [[voter, 0, 1]]));
-  const refusal = (write: Promise<void>) => write.then(() => 'written', (error: WriteRefusedError) => error.reason);
+const poll = { projectId: randomUUID(), poll: 'votes' };
+const vote = (voter: string, expected: string | undefined, checkpoint: string, before = emptyTally) =>
+  pollChange(expected, checkpoint, change({ ...poll, target: 'a' }, before, [[voter, 0, 1]]));
+const refusal = (write: Promise<void>) => write.then(() => 'written', (error: WriteRefusedError) => error.reason);
 
+describe('the redis tally store', () => {
   it('loads its scripts again after Redis forgot them', async (context) => {
     const server = await startPrivateRedisServer();
     if (server === undefined) context.skip();
@@ -133,7 +137,9 @@ describe('the redis tally store', () => {
       await server!.stop();
     }
   });
+});
 
+describe.each(redises)('the redis tally store on $name', ({ redis }) => {
   it('refuses writes to a generation no longer live, and the writes of a rebuild once the generation it replaces is not live', async (context) => {
     if (redis === undefined) context.skip();
     const prefix = `${redis!.prefix}:flip`;
@@ -159,7 +165,7 @@ describe('the redis tally store', () => {
     const both = pollChange(undefined, '1.2', change({ ...poll, target: 'a' }, emptyTally, [['ann', 0, 1]]), change({ ...poll, target: 'b' }, emptyTally, [['bob', 0, 1]]));
     await rebuilt.applyChanges(both, { from: undefined, to: '1.2' });
     await redis!.client.set(RedisKeys.generationKey(prefix), '2');
-    await redis!.client.del([new RedisKeys(prefix, 1).tally({ ...poll, target: 'a' }), new RedisKeys(prefix, 1).checkpoint()]);
+    await unlinkKeys(redis!.client, [new RedisKeys(prefix, 1).tally({ ...poll, target: 'a' }), new RedisKeys(prefix, 1).checkpoint()]);
     expect(await reader.readTalliesWithCheckpoint(poll, ['a', 'b'])).toMatchObject({ checkpoint: '1.2', value: [{ tally: { count: 1 } }, { tally: { count: 1 } }] });
   });
 

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from 'redis';
-import { hasRedisServer } from './redis.js';
+import { createTestRedis, hasRedisServer, type TestRedis } from './redis.js';
 
 export interface ClusterNode {
   readonly port: number;
@@ -159,3 +159,23 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
+
+/**
+ * A TestRedis on a 3-master cluster of the test file's own, stopped with it; undefined (the
+ * cluster variant skips) when redis-server or redis-cli is missing.
+ */
+export async function createClusterTestRedis(): Promise<TestRedis | undefined> {
+  if (!canStartRedisCluster()) {
+    console.warn('\n*** No redis-server or redis-cli on PATH: the Redis Cluster variants are SKIPPED ***\n');
+    return undefined;
+  }
+  const cluster = await startRedisCluster({ masters: 3 });
+  const redis = (await createTestRedis({ clusterNodes: cluster.nodes.map((node) => node.address) }))!;
+  return { ...redis, dispose: () => redis.dispose().finally(() => cluster.stop()) };
+}
+
+/** The Redis suites run on one Redis and on a Redis Cluster; each variant makes its Redis when its tests begin. */
+export const redisVariants: readonly { readonly name: string; readonly create: () => Promise<TestRedis | undefined> }[] = [
+  { name: 'one Redis', create: () => createTestRedis() },
+  { name: 'a Redis Cluster', create: createClusterTestRedis },
+];

@@ -4,11 +4,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { connectRedis, type RedisClient } from '../../src/platform/redis.js';
+import { connectRedis, type RedisClient, type RedisTarget, unlinkMatching } from '../../src/platform/redis.js';
 import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
 
 export interface TestRedis {
+  /** REDIS_URL of a single server; of a cluster, its first node (start a service with `env`). */
   readonly url: string;
+  readonly target: RedisTarget;
+  /** REDIS_URL or REDIS_CLUSTER_NODES, for a service started on this Redis. */
+  readonly env: Record<string, string>;
   readonly client: RedisClient;
   /** This test file's own key prefix; nothing else is touched. */
   readonly prefix: string;
@@ -21,18 +25,21 @@ let serverUrl: Promise<string | undefined> | undefined;
  * A Redis for one test file: TEST_REDIS_URL, else a testcontainers Redis when a Docker engine
  * answers, else a redis-server from PATH on a free port; undefined (tests skip) when none.
  */
-export async function createTestRedis(serverUrl?: string): Promise<TestRedis | undefined> {
-  const url = serverUrl ?? (await redisServerUrl());
+export async function createTestRedis(server?: string | RedisTarget): Promise<TestRedis | undefined> {
+  const url = server ?? (await redisServerUrl());
   if (url === undefined) return undefined;
-  const client = await connectRedis(url);
+  const target = typeof url === 'string' ? { url } : url;
+  const client = await connectRedis(target);
   const prefix = `cvtest_${randomBytes(5).toString('hex')}`;
   return {
-    url,
+    url: 'url' in target ? target.url : `redis://${target.clusterNodes[0]}`,
+    target,
+    env: 'url' in target ? { REDIS_URL: target.url } : { REDIS_CLUSTER_NODES: target.clusterNodes.join(',') },
     client,
     prefix,
     dispose: async () => {
       // This file's prefix and the ones it derived from it (prefix_1, prefix_2, …).
-      for (const pattern of RedisKeys.everyKeyPatterns(prefix)) await deleteKeys(client, pattern);
+      for (const pattern of RedisKeys.everyKeyPatterns(prefix)) await unlinkMatching(client, pattern);
       await client.quit();
     },
   };
@@ -117,10 +124,4 @@ export function freePort(): Promise<number> {
       probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
-}
-
-export async function deleteKeys(client: RedisClient, pattern: string): Promise<void> {
-  for await (const keys of client.scanIterator({ MATCH: pattern, COUNT: 500 })) {
-    if (keys.length > 0) await client.unlink(keys);
-  }
 }

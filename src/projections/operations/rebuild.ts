@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/database.js';
-import type { RedisClient } from '../../platform/redis.js';
+import { type RedisClient, unlinkMatching } from '../../platform/redis.js';
 import { formatPosition } from '../../domain/position.js';
 import { Projector } from '../tallies/projector.js';
 import { RedisKeys } from '../tallies/redis-keys.js';
@@ -167,11 +167,7 @@ async function flipGeneration(redis: RedisClient, prefix: string, from: number, 
 /** SCAN and UNLINK, never KEYS: Redis keeps answering while an old generation goes. */
 export async function unlinkGeneration(redis: RedisClient, prefix: string, generation: number, logger?: Logger): Promise<number> {
   const keys = new RedisKeys(prefix, generation);
-  let removed = 0;
-  for await (const batch of redis.scanIterator({ MATCH: keys.everyPollKeyPattern(), COUNT: 1000 })) {
-    if (batch.length > 0) removed += await redis.unlink(batch);
-  }
-  removed += await redis.unlink(keys.checkpoint());
+  const removed = (await unlinkMatching(redis, keys.everyPollKeyPattern())) + (await redis.unlink(keys.checkpoint()));
   logger?.info({ generation, keys: removed }, 'old tally generation unlinked');
   return removed;
 }

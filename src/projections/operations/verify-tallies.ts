@@ -3,7 +3,7 @@ import { pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.j
 import { comparePositions, formatPosition, type LogPosition, parsePosition } from '../../domain/position.js';
 import { emptyTally, type Tally } from '../../domain/tally.js';
 import type { Database } from '../../platform/database.js';
-import type { RedisClient } from '../../platform/redis.js';
+import { type RedisClient, scanKeys } from '../../platform/redis.js';
 import { isBeyondThisLog, readLogHead } from '../log-queries/log-reader.js';
 import { measureLag, type ProjectionLag } from '../log-queries/projection-lag.js';
 import { recomputeTallies } from '../log-queries/recompute-tallies.js';
@@ -74,7 +74,7 @@ const reached = (checkpoint: LogPosition | undefined, head: LogPosition | undefi
 /** Every tally of the generation, each read with its poll's checkpoint (where it stands in the log). */
 async function readStoredTallies(redis: RedisClient, keys: RedisKeys) {
   const stored = new Map<string, { key: TallyKey; tally: Tally; at: LogPosition | undefined }>();
-  for await (const batch of redis.scanIterator({ MATCH: keys.tallyPattern(), COUNT: 1000 })) {
+  for await (const batch of scanKeys(redis, keys.tallyPattern())) {
     const byPoll = new Map<string, TallyKey[]>();
     for (const key of batch.map((name) => keys.parseTallyKey(name))) {
       if (key !== undefined) byPoll.set(pollIdOf(key), [...(byPoll.get(pollIdOf(key)) ?? []), key]);

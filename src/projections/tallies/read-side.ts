@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { connectRedis, type RedisClient } from '../../platform/redis.js';
+import { connectRedis, type RedisClient, type RedisTarget } from '../../platform/redis.js';
 import { MemoryTallyStore } from './memory-tally-store.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisTallyStore } from './redis-tally-store.js';
@@ -16,12 +16,12 @@ export interface ReadSide {
   close(): Promise<void>;
 }
 
-/** Redis when REDIS_URL is set; otherwise an in-process read model for a single process. */
-export async function openReadSide(redisUrl: string | undefined, keyPrefix: string, logger: Logger): Promise<ReadSide> {
-  if (redisUrl === undefined) {
+/** Redis (one, or a cluster) when configured; otherwise an in-process read model for a single process. */
+export async function openReadSide(redisTarget: RedisTarget | undefined, keyPrefix: string, logger: Logger): Promise<ReadSide> {
+  if (redisTarget === undefined) {
     return { store: new MemoryTallyStore(), feed: new InProcessTallyFeed(), redis: undefined, inProcess: true, close: async () => {} };
   }
-  const redis = await connectRedis(redisUrl, (error) => logger.warn({ err: error }, 'redis connection problem'));
+  const redis = await connectRedis(redisTarget, (error) => logger.warn({ err: error }, 'redis connection problem'));
   return {
     store: await RedisTallyStore.open(redis, keyPrefix),
     feed: new RedisTallyFeed(redis, RedisKeys.channelOf(keyPrefix)),

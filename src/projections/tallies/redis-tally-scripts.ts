@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../../platform/redis.js';
+import { type RedisClient, sendKeyedCommand } from '../../platform/redis.js';
 
-/** A Lua script run by its SHA, loaded again whenever Redis has forgotten it (a restart, a flush). */
+/**
+ * A Lua script run by its SHA; where Redis has forgotten it (a restart, a flush, a cluster node
+ * that never ran it) it runs once by its source, which loads it there again.
+ */
 export class RedisScript {
   private readonly sha: string;
 
@@ -11,13 +14,12 @@ export class RedisScript {
 
   async run(redis: RedisClient, keys: string[], args: string[]): Promise<unknown> {
     // One array, never spread into a call: a batch's script can take more arguments than a call's stack holds.
-    const command = ['EVALSHA', this.sha, String(keys.length)].concat(keys, args);
+    const call = [String(keys.length)].concat(keys, args);
     try {
-      return await redis.sendCommand(command);
+      return await sendKeyedCommand(redis, keys[0]!, ['EVALSHA', this.sha].concat(call));
     } catch (error) {
       if (!String(error).includes('NOSCRIPT')) throw error;
-      await redis.scriptLoad(this.source);
-      return redis.sendCommand(command);
+      return sendKeyedCommand(redis, keys[0]!, ['EVAL', this.source].concat(call));
     }
   }
 }
