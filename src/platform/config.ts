@@ -67,6 +67,7 @@ export const EnvironmentSchema = Schema.Struct({
   DATA_DIR: withDefault(Schema.NonEmptyString, './data'),
   REDIS_URL: optional(RedisUrl),
   REDIS_CLUSTER_NODES: optional(RedisClusterNodes),
+  REDIS_REPLICAS_TO_ACKNOWLEDGE: withDefault(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 16)), 0),
   REDIS_KEY_PREFIX: withDefault(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,32}$/, { message: () => 'must be 1 to 32 letters, digits, "_" or "-"' })), 'cv'),
   ADMIN_TOKEN: optional(
     Schema.String.pipe(Schema.minLength(16, { message: () => 'must be at least 16 characters' })),

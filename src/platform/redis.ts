@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import { createClient, createCluster } from 'redis';
 
 export type SingleRedis = ReturnType<typeof createClient>;
@@ -65,6 +66,24 @@ async function followFailover(cluster: RedisCluster): Promise<void> {
 /** A command given as one array (never spread into a call: a big script call outgrows the stack), routed by its first key on a cluster. */
 export function sendKeyedCommand(redis: RedisClient, firstKey: string, command: string[]): Promise<unknown> {
   return isCluster(redis) ? redis.sendCommand(firstKey, false, command) : redis.sendCommand(command);
+}
+
+/**
+ * WAIT on each node that holds one of `keys`: true once `replicas` of its replicas have every
+ * write this connection sent it so far, false if one did not within `timeoutMs`. Replication is
+ * asynchronous: a master killed before its replica has a write loses it when the replica takes over.
+ */
+export async function waitForReplicas(redis: RedisClient, keys: readonly string[], replicas: number, timeoutMs: number): Promise<boolean> {
+  const command = ['WAIT', String(replicas), String(timeoutMs)];
+  if (!isCluster(redis)) return Number(await redis.sendCommand(command)) >= replicas;
+  // One WAIT per master, on the connection that carried the writes: routed by a key of its slots.
+  const keyOfEachMaster = new Map<string, string>();
+  for (const key of keys) {
+    const master = redis.slots[calculateSlot(key)]?.master.address;
+    if (master !== undefined && !keyOfEachMaster.has(master)) keyOfEachMaster.set(master, key);
+  }
+  const acknowledged = await Promise.all([...keyOfEachMaster.values()].map((key) => redis.sendCommand(key, false, command)));
+  return acknowledged.every((count) => Number(count) >= replicas);
 }
 
 /** SCAN batches of the keys matching `pattern`; on a cluster, of every master in turn. */

@@ -19,6 +19,8 @@ describe('configuration', () => {
     expect(config.redis).toEqual({ clusterNodes: ['redis-0:6379', 'redis-1:6379', '10.0.0.7:7000'] });
     expect(loadConfig({ REDIS_URL: 'redis://cache:6379' }).redis).toEqual({ url: 'redis://cache:6379' });
     expect(loadConfig({}).redis).toBeUndefined();
+    expect(loadConfig({}).REDIS_REPLICAS_TO_ACKNOWLEDGE).toBe(0);
+    expect(loadConfig({ REDIS_REPLICAS_TO_ACKNOWLEDGE: '1' }).REDIS_REPLICAS_TO_ACKNOWLEDGE).toBe(1);
   });
 
   it('bounds slow clients, realtime streams and waiting readers by default', () => {

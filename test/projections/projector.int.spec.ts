@@ -10,7 +10,8 @@ import type { PollChange } from '../../src/projections/tallies/tally-projection.
 import type { CheckpointMove, TallyStore } from '../../src/projections/tallies/tally-store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
-import { createTestRedis, type TestRedis } from '../support/redis.js';
+import type { TestRedis } from '../support/redis.js';
+import { redisVariants } from '../support/redis-cluster.js';
 import { overriding } from '../support/tally-stores.js';
 import { castRandomVotes, expectTalliesToMatchLog, projectToHead } from '../support/votes.js';
 
@@ -32,8 +33,6 @@ const projectorOn = (target: TallyStore, batchSize = 100) => new Projector({ db:
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  redis = await createTestRedis();
-  if (redis === undefined) console.warn('*** projector tests run on the in-process store: no Redis ***');
   appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 3 });
 });
 
@@ -44,11 +43,17 @@ beforeEach(async () => {
 
 afterAll(async () => {
   await appender.close();
-  await redis?.dispose();
   await database.dispose();
 });
 
-describe('the projector', () => {
+describe.each(redisVariants)('the projector on $name', ({ create }) => {
+  beforeAll(async () => {
+    redis = await create();
+    if (redis === undefined) console.warn('*** projector tests run on the in-process store: no Redis ***');
+  });
+
+  afterAll(() => redis?.dispose());
+
   it('folds the log into tallies equal to the SQL recomputation', async () => {
     await castRandomVotes(appender, projectId, 300);
     await projectToHead(database.db, projectorOn(store, 37), store);

@@ -18,6 +18,7 @@ import { scanKeys } from '../../src/platform/redis.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { countVoteEvents, givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
+import { redisVariants } from '../support/redis-cluster.js';
 import { overriding } from '../support/tally-stores.js';
 import { castRandomVotes, expectTalliesToMatchLog, projectToHead } from '../support/votes.js';
 
@@ -31,13 +32,11 @@ let prefixes = 0;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  redis = await createTestRedis();
   appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 3 });
 });
 
 afterAll(async () => {
   await appender.close();
-  await redis?.dispose();
   await database.dispose();
 });
 
@@ -59,11 +58,17 @@ async function projectLiveToHead(prefix: string) {
 const rebuild = (prefix: string, options: Partial<RebuildOptions> = {}) =>
   rebuildTallies({ db: database.db, redis: redis!.client, prefix, logger, batchSize: 40, unlinkAfterMs: 1000, ...options });
 
-describe('tally rebuild and verify', () => {
-  it('verify names a tally changed by hand, replay repairs it, verify passes (the CLIs)', async (context) => {
+describe.each(redisVariants)('tally rebuild and verify on $name', ({ create }) => {
+  beforeAll(async () => {
+    redis = await create();
+  });
+
+  afterAll(() => redis?.dispose());
+
+  it('verify names a tally changed by hand, replay repairs it, verify passes (the CLIs)', { timeout: 180_000 }, async (context) => {
     if (database.url === undefined || redis === undefined) context.skip();
     const { prefix, projectId } = await givenProjectedReadModel(150);
-    const env = { ...process.env, DATABASE_URL: database.url, REDIS_URL: redis!.url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'silent' };
+    const env = { ...process.env, DATABASE_URL: database.url, ...redis!.env, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'silent' };
     const cli = (script: string) => run(process.execPath, ['--import', 'tsx', script], { cwd: root, env }).then(
       ({ stdout }) => ({ code: 0, stdout }),
       (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
@@ -130,7 +135,7 @@ describe('tally rebuild and verify', () => {
     const projector = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ROLE: 'projector', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, REDIS_URL: redis!.url, REDIS_KEY_PREFIX: prefix, PROJECTOR_POLL_INTERVAL_MS: '50', PROJECTOR_BATCH_SIZE: '50', LOG_LEVEL: 'info' },
+      env: { ...process.env, ROLE: 'projector', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, ...redis!.env, REDIS_KEY_PREFIX: prefix, PROJECTOR_POLL_INTERVAL_MS: '50', PROJECTOR_BATCH_SIZE: '50', LOG_LEVEL: 'info' },
     });
     let output = '';
     projector.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -229,7 +234,14 @@ async function expectSameGenerations(prefix: string, projected: number, rebuilt:
   expect(await dumpGeneration(redis!.client, prefix, rebuilt)).toEqual(expected);
 }
 
+// On one Redis: the bulk load is the same commands on a cluster, which the rebuild suite above covers.
 describe('bulk rebuild', () => {
+  beforeAll(async () => {
+    redis = await createTestRedis();
+  });
+
+  afterAll(() => redis?.dispose());
+
   it('writes every tally, voter and rank exactly as the event-by-event projector does, for like, updown and rating polls', async (context) => {
     if (redis === undefined) context.skip();
     const { prefix, projectId } = await givenProjectedReadModel(400);

@@ -8,7 +8,8 @@ import { verifyTallies } from '../../src/projections/operations/verify-tallies.j
 import { runCli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
-import { createTestRedis, type TestRedis } from '../support/redis.js';
+import type { TestRedis } from '../support/redis.js';
+import { redisVariants } from '../support/redis-cluster.js';
 import { castRandomVotes } from '../support/votes.js';
 
 const logger = pino({ level: 'silent' });
@@ -18,21 +19,25 @@ let appender: VoteAppender;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  redis = await createTestRedis();
   appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 2 });
 });
 
 afterAll(async () => {
   await appender.close();
-  await redis?.dispose();
   await database.dispose();
 });
 
-describe('npm run verify checks the whole log', () => {
+describe.each(redisVariants)('npm run verify checks the whole log on $name', ({ create }) => {
+  beforeAll(async () => {
+    redis = await create();
+  });
+
+  afterAll(() => redis?.dispose());
+
   it('reports a read model that misses events as behind, waits for it to catch up, and fails one that is wrong', { timeout: 180_000 }, async (context) => {
     if (database.url === undefined || redis === undefined) return context.skip();
     const prefix = `${redis.prefix}_verify`;
-    const env = { DATABASE_URL: database.url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix };
+    const env = { DATABASE_URL: database.url, ...redis.env, REDIS_KEY_PREFIX: prefix };
     const projectId = (await givenProjectWithPolls(database.db)).id;
     await castRandomVotes(appender, projectId, 120);
     const store = await RedisTallyStore.open(redis.client, prefix);

@@ -40,6 +40,8 @@ export interface TestAppOptions {
   readonly database?: TestDatabase;
   /** A Redis server of the test's own (one it counts commands on), instead of the shared one. */
   readonly redisUrl?: string;
+  /** Makes the test's Redis (a cluster of its own, say) instead of the shared one. */
+  readonly redis?: () => Promise<TestRedis | undefined>;
   readonly maxWaiters?: number;
   readonly progressPollMs?: number;
   readonly streamLimits?: Partial<StreamLimits>;
@@ -54,7 +56,7 @@ export interface TestAppOptions {
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const demo = options.demo === true ? await createDemo(database) : undefined;
-  const redis: TestRedis | undefined = options.embeddedCeiling === undefined ? await createTestRedis(options.redisUrl) : undefined;
+  const redis: TestRedis | undefined = options.embeddedCeiling === undefined ? await (options.redis?.() ?? createTestRedis(options.redisUrl)) : undefined;
   const store = redis === undefined ? new MemoryTallyStore() : await RedisTallyStore.open(redis.client, redis.prefix);
   const feed = redis === undefined ? new InProcessTallyFeed() : new RedisTallyFeed(redis.client, RedisKeys.channelOf(redis.prefix));
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -17,13 +17,13 @@ export interface ReadSide {
 }
 
 /** Redis (one, or a cluster) when configured; otherwise an in-process read model for a single process. */
-export async function openReadSide(redisTarget: RedisTarget | undefined, keyPrefix: string, logger: Logger): Promise<ReadSide> {
+export async function openReadSide(redisTarget: RedisTarget | undefined, keyPrefix: string, logger: Logger, options: { replicasToAcknowledge?: number } = {}): Promise<ReadSide> {
   if (redisTarget === undefined) {
     return { store: new MemoryTallyStore(), feed: new InProcessTallyFeed(), redis: undefined, inProcess: true, close: async () => {} };
   }
   const redis = await connectRedis(redisTarget, (error) => logger.warn({ err: error }, 'redis connection problem'));
   return {
-    store: await RedisTallyStore.open(redis, keyPrefix),
+    store: await RedisTallyStore.open(redis, keyPrefix, options),
     feed: new RedisTallyFeed(redis, RedisKeys.channelOf(keyPrefix)),
     redis,
     inProcess: false,

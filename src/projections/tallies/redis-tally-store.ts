@@ -2,13 +2,15 @@ import { type PollKey, pollIdOf, type TallyKey, tallyIdOf } from '../../domain/i
 import { comparePositions, parsePosition } from '../../domain/position.js';
 import type { RankOrder } from '../../domain/ranking.js';
 import { emptyTally, type Tally } from '../../domain/tally.js';
-import type { RedisClient } from '../../platform/redis.js';
+import { type RedisClient, waitForReplicas } from '../../platform/redis.js';
 import { RedisKeys } from './redis-keys.js';
 import { readPoll } from './redis-poll-reads.js';
 import { applyPollScript, packPollChange } from './redis-poll-scripts.js';
 import { checkFenceScript, claimWriterScript, type FenceCall, moveCheckpointScript, packFence, packMoveCheckpoint } from './redis-tally-scripts.js';
 import { type PollChange, type StoredTallies, uniquePollKeys } from './tally-projection.js';
 import { type CheckpointMove, type RankedTally, type TallyReading, type TallyStore, type WithCheckpoint, type WriteRefusal, WriteRefusedError } from './tally-store.js';
+
+const replicaWaitMs = 1000;
 
 export class RedisTallyStore implements TallyStore {
   private leaderEpoch: number | undefined;
@@ -20,13 +22,18 @@ export class RedisTallyStore implements TallyStore {
     private readonly redis: RedisClient,
     private keys: RedisKeys,
     private readonly replacing?: number,
+    private readonly replicasToAcknowledge = 0,
   ) {
     this.readingKeys = keys;
   }
 
-  /** The store for the live generation, creating generation 1 on a fresh Redis. */
-  static async open(redis: RedisClient, prefix: string): Promise<RedisTallyStore> {
-    return new RedisTallyStore(redis, new RedisKeys(prefix, await liveGeneration(redis, prefix, true)));
+  /**
+   * The store for the live generation, creating generation 1 on a fresh Redis. With
+   * `replicasToAcknowledge`, a batch's checkpoint moves only once that many replicas of each
+   * master hold its poll writes.
+   */
+  static async open(redis: RedisClient, prefix: string, options: { replicasToAcknowledge?: number } = {}): Promise<RedisTallyStore> {
+    return new RedisTallyStore(redis, new RedisKeys(prefix, await liveGeneration(redis, prefix, true)), undefined, options.replicasToAcknowledge);
   }
 
   /** A rebuild's store: writes `generation` whatever is live, refused once `replacing` is no longer live. */
@@ -84,6 +91,7 @@ export class RedisTallyStore implements TallyStore {
     const open = String(await checkFenceScript.run(this.redis, check.keys, check.args));
     if (open !== 'open') throw this.refusal(open as WriteRefusal, move.from);
     await this.applyPolls(changes, move.from);
+    await this.awaitReplicas(changes);
     const call = packMoveCheckpoint(fence, move.to);
     const outcome = String(await moveCheckpointScript.run(this.redis, call.keys, call.args));
     if (outcome !== 'moved') throw this.refusal(outcome as WriteRefusal, move.from);
@@ -102,6 +110,19 @@ export class RedisTallyStore implements TallyStore {
     if (refused === -1) return;
     const poll = changes[refused]!.poll;
     throw this.refusal(outcomes[refused] as WriteRefusal, from, this.keys.pollMeta(poll));
+  }
+
+  /**
+   * Replication is asynchronous: a master that dies before its replica has a poll's write loses
+   * it at the failover, while the checkpoint (on another master) would have moved past it for good.
+   * Waiting first, a lost write is newer than the checkpoint and is folded again.
+   */
+  private async awaitReplicas(changes: readonly PollChange[]): Promise<void> {
+    if (this.replicasToAcknowledge === 0 || changes.length === 0) return;
+    const pollKeys = changes.map((change) => this.keys.pollMeta(change.poll));
+    if (!(await waitForReplicas(this.redis, pollKeys, this.replicasToAcknowledge, replicaWaitMs))) {
+      throw new Error(`Fewer than ${this.replicasToAcknowledge} replicas acknowledged the batch's writes within ${replicaWaitMs} ms; the checkpoint stays`);
+    }
   }
 
   async readCheckpoint(): Promise<string | undefined> {
