@@ -5,6 +5,7 @@ import type { AuthenticatedProject } from '../../src/catalog/projects.js';
 import { RateLimits } from '../../src/http/rate-limits.js';
 import { connectRedis } from '../../src/platform/redis.js';
 import { freePort } from '../support/redis.js';
+import { createClusterTestRedis } from '../support/redis-cluster.js';
 
 const project = { id: 'p1', access: 'public', rateLimits: {} } as unknown as AuthenticatedProject;
 const settings = { votesPerAddress: 3, votesPerVoter: 100, votersPerAddress: 100 };
@@ -23,6 +24,18 @@ async function fourVotes(limits: RateLimits): Promise<string[]> {
 describe('rate limits', () => {
   it('count in process when embedded', async () => {
     expect(await fourVotes(new RateLimits({ enabled: true, settings }))).toEqual(['ok', 'ok', 'ok', 'rate_limited']);
+  });
+
+  it('count in a Redis Cluster, shared by every replica', async (context) => {
+    const redis = await createClusterTestRedis();
+    if (redis === undefined) return context.skip();
+    try {
+      const replica = () => new RateLimits({ enabled: true, settings, redis: redis.client, keyPrefix: redis.prefix });
+      expect(await fourVotes(replica())).toEqual(['ok', 'ok', 'ok', 'rate_limited']);
+      expect((await fourVotes(replica()))[0]).toBe('rate_limited');
+    } finally {
+      await redis.dispose();
+    }
   });
 
   it('keep counting in process while Redis is away, instead of failing or holding votes', async (context) => {
