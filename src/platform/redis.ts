@@ -28,7 +28,19 @@ export async function connectRedis(target: RedisTarget | string, onError: (error
     await client.connect();
     return client;
   }
-  const cluster = createCluster({ rootNodes: where.clusterNodes.map((node) => ({ url: `redis://${node}` })) });
+  return connectCluster(createCluster({ rootNodes: where.clusterNodes.map((node) => ({ url: `redis://${node}` })) }), onError);
+}
+
+/** A second connection to the same Redis (a subscriber's), following a cluster's failover as the first does. */
+export async function connectDuplicate(redis: RedisClient, onError: (error: Error) => void = () => {}): Promise<RedisClient> {
+  if (isCluster(redis)) return connectCluster(redis.duplicate(), onError);
+  const client = redis.duplicate();
+  client.on('error', onError);
+  await client.connect();
+  return client;
+}
+
+async function connectCluster(cluster: RedisCluster, onError: (error: Error) => void): Promise<RedisCluster> {
   cluster.on('error', onError);
   cluster.on('node-error', (error: Error) => {
     onError(error);
@@ -54,8 +66,8 @@ async function followFailover(cluster: RedisCluster): Promise<void> {
   try {
     while (cluster.isOpen && cluster.masters.some((master) => master.client?.isReady === false)) {
       const reachable = cluster.masters.find((master) => master.client?.isReady === true)?.client;
-      // From a node that answers, else from the root nodes the cluster was created with.
-      await cluster._slots.rediscover(reachable ?? ({ options: {} } as never)).catch(() => {});
+      // From a master that answers, else from a root node (node-redis then tries the others).
+      await cluster._slots.rediscover(reachable ?? ({ options: cluster._options.rootNodes[0] } as never)).catch(() => {});
       await new Promise((resolve) => setTimeout(resolve, rediscoverEveryMs));
     }
   } finally {

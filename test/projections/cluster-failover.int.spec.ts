@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
-import { connectRedis, type RedisCluster } from '../../src/platform/redis.js';
+import { connectDuplicate, connectRedis, type RedisCluster } from '../../src/platform/redis.js';
+import { RedisTallyFeed } from '../../src/projections/realtime/tally-feed.js';
 import { Projector } from '../../src/projections/tallies/projector.js';
 import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
 import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
@@ -36,7 +37,15 @@ describe('a Redis Cluster losing a master under load', () => {
     const prefix = 'cv';
     const projects = await Promise.all([1, 2, 3].map(async () => (await givenProjectWithPolls(database.db)).id));
     const store = await RedisTallyStore.open(redis, prefix, { replicasToAcknowledge: 1 });
-    const projector = new Projector({ db: database.db, store, logger, batchSize: 200, pollIntervalMs: 50, tallyCacheSize: 10_000 });
+    let killedAt: number | undefined;
+    let healedAt: number | undefined;
+    const channel = RedisKeys.channelOf(prefix);
+    const feed = new RedisTallyFeed(redis, channel);
+    const projector = new Projector({ db: database.db, store, feed, logger, batchSize: 200, pollIntervalMs: 50, tallyCacheSize: 10_000 });
+    // A subscriber as an API replica's feed opens it; it listens on one node, the one killed below.
+    const subscriber = (await connectDuplicate(redis)) as RedisCluster;
+    const announced = { before: 0, after: 0 };
+    await subscriber.subscribe(channel, () => (healedAt === undefined ? (announced.before += 1) : (announced.after += 1)));
     const stop = new AbortController();
     const projecting = projector.run(stop.signal);
     const reader = await RedisTallyStore.open(redis, prefix);
@@ -46,9 +55,7 @@ describe('a Redis Cluster losing a master under load', () => {
       while (voting) for (const projectId of projects) await castRandomVotes(appender, projectId, 5);
     };
     const reads = { before: 0, failed: 0, after: 0 };
-    let killedAt: number | undefined;
-    let healedAt: number | undefined;
-    let reading = true;
+        let reading = true;
     const readerLoop = async () => {
       while (reading) {
         const outcomes = await Promise.allSettled(projects.map((projectId) => reader.readTallies({ projectId, poll: 'votes' }, ['t0', 't1', 't2'])));
@@ -63,15 +70,15 @@ describe('a Redis Cluster losing a master under load', () => {
     const load = Promise.all([voter(), voter(), readerLoop()]);
     try {
       await vi.waitFor(() => expect(reads.before).toBeGreaterThan(50), { timeout: 20_000, interval: 50 });
-      // The master of the first project's poll: its slots' writes and reads must move to the replica.
-      const pollSlot = Number(await redis.sendCommand(undefined, true, ['CLUSTER', 'KEYSLOT', new RedisKeys(prefix, 1).pollMeta({ projectId: projects[0]!, poll: 'votes' })]));
-      const victim = redis.slots[pollSlot]!.master.port;
+      // The subscriber's node: a master, so a third of the slots' writes and reads move to its replica too.
+      const victim = Number(subscriber.pubSubNode!.address.split(':').at(-1));
       killedAt = performance.now();
       await cluster.kill(victim);
       await cluster.waitUntilHealthy();
       healedAt = performance.now();
       await vi.waitFor(() => expect(reads.after).toBeGreaterThan(100), { timeout: 20_000, interval: 50 });
-      console.info(`failover: master ${victim} killed, cluster healthy after ${Math.round(healedAt - killedAt)} ms; reads ${JSON.stringify(reads)}`);
+      await vi.waitFor(() => expect(announced.after).toBeGreaterThan(5), { timeout: 20_000, interval: 50 });
+      console.info(`failover: master ${victim} killed, cluster healthy after ${Math.round(healedAt - killedAt)} ms; reads ${JSON.stringify(reads)}; feed messages ${JSON.stringify(announced)}`);
     } finally {
       voting = false;
       reading = false;
@@ -85,6 +92,7 @@ describe('a Redis Cluster losing a master under load', () => {
     stop.abort();
     await projecting;
     await appender.close();
+    subscriber.destroy();
     redis.destroy();
   });
 });

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { TallyKey } from '../../domain/identity-keys.js';
 import type { Tally } from '../../domain/tally.js';
-import type { RedisClient } from '../../platform/redis.js';
+import { connectDuplicate, type RedisClient } from '../../platform/redis.js';
 
 /** A changed tally as the projector announces it; never says who voted. */
 export interface TallyUpdate extends TallyKey {
@@ -52,9 +52,7 @@ export class RedisTallyFeed implements TallyFeed {
   }
 
   async subscribe(listener: TallyListener): Promise<() => Promise<void>> {
-    const subscriber = this.redis.duplicate();
-    subscriber.on('error', () => {});
-    await subscriber.connect();
+    const subscriber = await connectDuplicate(this.redis);
     await subscriber.subscribe(this.channel, (message) => listener(JSON.parse(message) as FeedMessage));
     return async () => {
       await subscriber.unsubscribe(this.channel);
