@@ -14,7 +14,7 @@ import { beginRebuild, type RebuildOptions, type RebuildProgress, RebuildInProgr
 import { RedisKeys } from '../../src/projections/tallies/redis-keys.js';
 import { liveGeneration, RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
 import { verifyTallies } from '../../src/projections/operations/verify-tallies.js';
-import { scanKeys } from '../../src/platform/redis.js';
+import { scanKeys, sendKeyedCommand } from '../../src/platform/redis.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { countVoteEvents, givenProjectWithPolls } from '../support/fixtures.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
@@ -214,11 +214,11 @@ describe.each(redisVariants)('tally rebuild and verify on $name', ({ create }) =
 async function dumpGeneration(client: RedisClient, prefix: string, generation: number) {
   const base = `${prefix}:${generation}:`;
   const dump: Record<string, unknown> = {};
-  for await (const names of client.scanIterator({ MATCH: `${base}*`, COUNT: 1000 })) {
+  for await (const names of scanKeys(client, `${base}*`)) {
     for (const name of names) {
       const type = await client.type(name);
       const key = `${type} ${name.slice(base.length)}`;
-      if (type === 'zset') dump[key] = await client.sendCommand(['ZRANGE', name, '0', '-1', 'WITHSCORES']);
+      if (type === 'zset') dump[key] = await sendKeyedCommand(client, name, ['ZRANGE', name, '0', '-1', 'WITHSCORES']);
       else if (name.endsWith(':meta')) {
         const { checkpoint, ...meta } = await client.hGetAll(name);
         dump[key] = { ...meta, checkpoint: parsePosition(checkpoint ?? '') === undefined ? 'missing' : 'present' };
@@ -321,7 +321,7 @@ describe('bulk rebuild', () => {
 
     // Every voter of a tally the dead load wrote takes their vote back before the rerun.
     let written: ReturnType<RedisKeys['parseTallyKey']>;
-    for await (const names of redis!.client.scanIterator({ MATCH: half.tallyPattern(), COUNT: 1000 })) {
+    for await (const names of scanKeys(redis!.client, half.tallyPattern())) {
       for (const name of names) {
         const key = half.parseTallyKey(name);
         if (written === undefined && key !== undefined && (await redis!.client.hLen(half.voters(key))) > 0) written = key;
