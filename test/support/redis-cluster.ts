@@ -19,6 +19,8 @@ export interface LocalRedisCluster {
   readonly nodeList: string;
   /** SIGKILLs one node; a replica of a killed master takes over after the node timeout. */
   kill(port: number): Promise<void>;
+  /** Starts a killed node again, empty: it rejoins as a replica of whichever node took its slots. */
+  restart(port: number): Promise<void>;
   /** Waits until every live node reports `cluster_state:ok` and agrees on the masters. */
   waitUntilHealthy(timeoutMs?: number): Promise<void>;
   /** The ports of the nodes that currently serve as masters. */
@@ -72,6 +74,11 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
       nodes,
       nodeList: nodes.map((node) => node.address).join(','),
       kill,
+      restart: async (port) => {
+        if (children.has(port)) throw new Error(`node ${port} is running`);
+        children.set(port, spawnClusterNode(port, dir));
+        await waitForPing(port);
+      },
       waitUntilHealthy: (timeoutMs = 30_000) => waitUntilHealthy([...children.keys()], masters, timeoutMs),
       masters: () => mastersOf([...children.keys()]),
       stop,

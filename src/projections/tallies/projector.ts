@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
+import { type PollKey, pollIdOf, type TallyKey, tallyIdOf } from '../../domain/identity-keys.js';
 import { formatPosition, parsePosition } from '../../domain/position.js';
 import type { Database } from '../../platform/database.js';
 import { type LoggedVote, readEventsAfter } from '../log-queries/log-reader.js';
@@ -116,9 +116,9 @@ export class Projector {
         reading = readEventsAfter(db, events.at(-1)!.position, size);
         reading.catch(() => {}); // a failed batch abandons this read; its error is not news
         if (!this.caching()) await writing;
-        const changes = await this.fold(events);
+        const { changes, polls } = await this.fold(events);
         await writing;
-        const move = { from, to: formatPosition(events.at(-1)!.position) };
+        const move = { from, to: formatPosition(events.at(-1)!.position), polls };
         writing = this.write(events, changes, move, behind);
         writing.catch(() => {}); // awaited before the next write; a failure is rethrown there
         from = move.to;
@@ -155,12 +155,14 @@ export class Projector {
     }
   }
 
-  private async fold(events: readonly LoggedVote[]): Promise<PollChange[]> {
+  /** The batch's changes, and every poll it has an event of (a poll whose events were all written before has no change). */
+  private async fold(events: readonly LoggedVote[]): Promise<{ changes: PollChange[]; polls: PollKey[] }> {
     const keys = uniqueTallyKeys(events);
-    const [stored] = await Promise.all([this.loadTallies(keys), this.polls.loadRules(uniquePollKeys(keys))]);
+    const polls = uniquePollKeys(keys);
+    const [stored] = await Promise.all([this.loadTallies(keys), this.polls.loadRules(polls)]);
     const changes = foldTallies(events, stored, (key) => this.polls.rulesOf(key));
     this.remember(changes);
-    return changes;
+    return { changes, polls };
   }
 
   private async write(events: readonly LoggedVote[], changes: readonly PollChange[], move: CheckpointMove, behind: boolean): Promise<void> {

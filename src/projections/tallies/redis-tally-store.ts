@@ -91,7 +91,7 @@ export class RedisTallyStore implements TallyStore {
     const open = String(await checkFenceScript.run(this.redis, check.keys, check.args));
     if (open !== 'open') throw this.refusal(open as WriteRefusal, move.from);
     await this.applyPolls(changes, move.from);
-    await this.awaitReplicas(changes);
+    await this.awaitReplicas(move.polls ?? changes.map((change) => change.poll));
     const call = packMoveCheckpoint(fence, move.to);
     const outcome = String(await moveCheckpointScript.run(this.redis, call.keys, call.args));
     if (outcome !== 'moved') throw this.refusal(outcome as WriteRefusal, move.from);
@@ -115,11 +115,13 @@ export class RedisTallyStore implements TallyStore {
   /**
    * Replication is asynchronous: a master that dies before its replica has a poll's write loses
    * it at the failover, while the checkpoint (on another master) would have moved past it for good.
-   * Waiting first, a lost write is newer than the checkpoint and is folded again.
+   * Waiting first, a lost write is newer than the checkpoint and is folded again. Every poll of the
+   * batch is waited for, not only those it changes: a poll written by an earlier try of the batch
+   * (whose wait failed) is skipped by the retry, and its write may still be on the master alone.
    */
-  private async awaitReplicas(changes: readonly PollChange[]): Promise<void> {
-    if (this.replicasToAcknowledge === 0 || changes.length === 0) return;
-    const pollKeys = changes.map((change) => this.keys.pollMeta(change.poll));
+  private async awaitReplicas(polls: readonly PollKey[]): Promise<void> {
+    if (this.replicasToAcknowledge === 0 || polls.length === 0) return;
+    const pollKeys = polls.map((poll) => this.keys.pollMeta(poll));
     if (!(await waitForReplicas(this.redis, pollKeys, this.replicasToAcknowledge, replicaWaitMs))) {
       throw new Error(`Fewer than ${this.replicasToAcknowledge} replicas acknowledged the batch's writes within ${replicaWaitMs} ms; the checkpoint stays`);
     }

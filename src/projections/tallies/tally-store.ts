@@ -24,6 +24,11 @@ export interface CheckpointMove {
   /** The checkpoint the batch was read after; undefined when it starts from the first event. */
   readonly from: string | undefined;
   readonly to: string;
+  /**
+   * Every poll with an event in the batch, written now or skipped because an earlier try of the
+   * batch already wrote it: the checkpoint moves past all their writes. Undefined: the changes' polls.
+   */
+  readonly polls?: readonly PollKey[];
 }
 
 /**
