@@ -13,8 +13,13 @@ import type { TallyUpdate } from '../realtime/tally-feed.js';
 import { foldTallies, type PollChange, type StoredTallies, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
 import { type CheckpointMove, type TallyStore, WriteRefusedError } from './tally-store.js';
 
-/** A batch that came back full is followed by one twice its size, up to this many times the configured one. */
-const maxBatchGrowth = 4;
+/**
+ * A batch that came back full is followed by one twice its size, up to this many times the
+ * configured one. Three batches are in memory at once (read, folded, written): at 4x, a catch-up of
+ * 1,000,000 events over 100,000 targets ran out of the image's 160 MB heap after 73 s; at 2x the
+ * same run finished with a 250 MB peak RSS.
+ */
+const maxBatchGrowth = 2;
 const publishEveryMsWhenBehind = 1000;
 
 export interface ProjectorOptions {
