@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   countDroppedLogLines(registry, logOutput);
   const database = await openDatabase(config, logger);
   if (config.migrateOnStart) await migrateToLatest(database.db);
-  const readSide = await openReadSide(config.redis, config.REDIS_KEY_PREFIX, logger, { replicasToAcknowledge: config.REDIS_REPLICAS_TO_ACKNOWLEDGE });
+  const readSide = await openReadSide(config.redis, config.REDIS_KEY_PREFIX, logger, {
+    replicasToAcknowledge: config.REDIS_REPLICAS_TO_ACKNOWLEDGE,
+    partitions: config.PROJECTOR_PARTITIONS,
+  });
   const demo = config.createDemoProject && config.ROLE !== 'projector' ? await ensureDemoProject(database.db, config.DATA_DIR) : undefined;
 
   const service = await startServiceOrExit(config, { database, readSide, logger, registry }, demo);

@@ -19,6 +19,8 @@ import { inProcessProjectionAdmin, redisProjectionAdmin } from './projections/op
 import { TallyStreamHub } from './projections/realtime/tally-stream-hub.js';
 import { type EmbeddedCeiling, embeddedCapacityCheck } from './projections/tallies/embedded-capacity.js';
 import { PostgresLeadership } from './projections/tallies/leadership.js';
+import { PartitionedLeadership } from './projections/tallies/partition-leadership.js';
+import { partitionsOf } from './projections/tallies/partitions.js';
 import { MemoryTallyStore } from './projections/tallies/memory-tally-store.js';
 import { ProjectionProgress } from './projections/tallies/projection-progress.js';
 import { Projector } from './projections/tallies/projector.js';
@@ -65,9 +67,9 @@ export async function startService(config: Config, connections: ServiceConnectio
   const runsApi = config.ROLE !== 'projector';
   const runsProjector = config.ROLE !== 'api';
   const polls = new PollCache(database.db, { cacheMs: options.pollCacheMs ?? 5000 });
-  const projector = await createProjector(config, connections, polls);
-  const api = runsApi ? createReadsAndWrites(config, connections, polls, runsProjector ? projector : undefined, options) : undefined;
-  const projecting = runsProjector ? startProjecting(config, connections, projector) : undefined;
+  const projectors = await createProjectors(config, connections, polls);
+  const api = runsApi ? createReadsAndWrites(config, connections, polls, runsProjector ? projectors : undefined, options) : undefined;
+  const projecting = runsProjector ? startProjecting(config, connections, projectors) : undefined;
 
   const stopping = new AbortController();
   const deps = appDependencies(config, connections, { ...api, demoPublicKey: options.demoPublicKey, stopping: stopping.signal });
@@ -115,26 +117,32 @@ function appDependencies(config: Config, connections: ServiceConnections, parts:
   };
 }
 
-async function createProjector(config: Config, { database, readSide, logger, registry }: ServiceConnections, polls: PollCache): Promise<Projector> {
-  const projector = new Projector({
-    db: database.db,
-    polls,
-    store: readSide.store,
-    feed: readSide.feed,
-    metrics: createProjectorMetrics(registry),
-    logger: logger.child({ component: 'projector' }),
-    batchSize: config.PROJECTOR_BATCH_SIZE,
-    pollIntervalMs: config.PROJECTOR_POLL_INTERVAL_MS,
-    // The in-process store is its own cache; Redis is spared reading back hot tallies.
-    tallyCacheSize: readSide.inProcess ? 0 : 100_000,
-  });
-  if (readSide.inProcess) logger.info({ events: await projector.catchUp() }, 'in-process read model rebuilt from the log');
+/** One projector per partition (one for the whole log unless PROJECTOR_PARTITIONS is set); each works while this process leads its partition. */
+async function createProjectors(config: Config, { database, readSide, logger, registry }: ServiceConnections, polls: PollCache): Promise<Projector[]> {
+  const metrics = createProjectorMetrics(registry);
+  const projectors = partitionsOf(config.PROJECTOR_PARTITIONS ?? 1).map(
+    (partition) =>
+      new Projector({
+        db: database.db,
+        polls,
+        partition,
+        store: readSide.store,
+        feed: readSide.feed,
+        metrics,
+        logger: logger.child({ component: 'projector', ...(partition.count > 1 && { partition: partition.index }) }),
+        batchSize: config.PROJECTOR_BATCH_SIZE,
+        pollIntervalMs: config.PROJECTOR_POLL_INTERVAL_MS,
+        // The in-process store is its own cache; Redis is spared reading back hot tallies.
+        tallyCacheSize: readSide.inProcess ? 0 : Math.floor(100_000 / partition.count),
+      }),
+  );
+  if (readSide.inProcess) logger.info({ events: await projectors[0]!.catchUp() }, 'in-process read model rebuilt from the log');
   if (readSide.store instanceof MemoryTallyStore) warnWhenFull(readSide.store, embeddedCeiling(config), logger);
-  return projector;
+  return projectors;
 }
 
 /** The API's side: appending votes, reading tallies, and the realtime hub. */
-function createReadsAndWrites(config: Config, { database, readSide, registry }: ServiceConnections, polls: PollCache, localProjector: Projector | undefined, options: ServiceOptions) {
+function createReadsAndWrites(config: Config, { database, readSide, registry }: ServiceConnections, polls: PollCache, localProjectors: Projector[] | undefined, options: ServiceOptions) {
   const appender = new VoteAppender(database.db, {
     windowMs: config.APPEND_BATCH_WINDOW_MS,
     maxBatch: config.APPEND_MAX_BATCH,
@@ -142,7 +150,7 @@ function createReadsAndWrites(config: Config, { database, readSide, registry }: 
     idempotencyKeyTtlSeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS,
     metrics: createAppendMetrics(registry),
     // In one process the projector hears about new votes directly, NOTIFY or not.
-    onBatchAppended: localProjector === undefined ? undefined : () => localProjector.wake(),
+    onBatchAppended: localProjectors === undefined ? undefined : () => localProjectors.forEach((projector) => projector.wake()),
     admit: readSide.store instanceof MemoryTallyStore ? embeddedCapacityCheck(readSide.store, embeddedCeiling(config)) : undefined,
   });
   const hub = new TallyStreamHub(readSide.feed);
@@ -153,17 +161,23 @@ function createReadsAndWrites(config: Config, { database, readSide, registry }: 
   return { appender, hub, progress, queries: new TallyQueries(polls, readSide.store, { progress }) };
 }
 
-/** Runs the projector (as leader of its database when there is one) and the idempotency key expiry. */
-function startProjecting(config: Config, { database, logger }: ServiceConnections, projector: Projector) {
+/**
+ * Runs the projectors (as leader of the database's log, or of a fair share of its partitions, when
+ * there is a database server) and the idempotency key expiry.
+ */
+function startProjecting(config: Config, { database, logger }: ServiceConnections, projectors: Projector[]) {
   const stopProjecting = new AbortController();
-  const leadership =
-    config.DATABASE_URL === undefined
-      ? undefined
-      : new PostgresLeadership(config.DATABASE_URL, logger, { wakeUp: { channel: newVotesChannel, onNotification: () => projector.wake() } });
+  const wakeUp = { channel: newVotesChannel, onNotification: () => projectors.forEach((projector) => projector.wake()) };
+  const url = config.DATABASE_URL;
   const projecting =
-    leadership === undefined
-      ? projector.run(stopProjecting.signal)
-      : leadership.lead((termEnded, nextEpoch) => projector.lead(nextEpoch, termEnded), stopProjecting.signal);
+    url === undefined
+      ? projectors[0]!.run(stopProjecting.signal)
+      : projectors.length === 1
+        ? new PostgresLeadership(url, logger, { wakeUp }).lead((termEnded, nextEpoch) => projectors[0]!.lead(nextEpoch, termEnded), stopProjecting.signal)
+        : new PartitionedLeadership(url, projectors.length, logger, { wakeUp }).lead(
+            (partition, termEnded, nextEpoch) => projectors[partition.index]!.lead(nextEpoch, termEnded),
+            stopProjecting.signal,
+          );
   // Every projector process may run it: deleting what another already deleted costs nothing.
   const expiringKeys = expireIdempotencyKeys(
     database.db,

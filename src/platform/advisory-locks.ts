@@ -12,6 +12,15 @@ export function advisoryLockKey(subject: LockSubject, ...parts: string[]): strin
   return digest.readBigInt64BE(0).toString();
 }
 
+/**
+ * The first half of a two-part advisory lock key (class, number) for a numbered set of locks, such
+ * as a projector's partitions. pg_locks lists such a lock as classid and objid, so the holders of a
+ * set can be counted. Below 2^31, so it reads the same as an int4 and as an oid.
+ */
+export function advisoryLockClass(subject: LockSubject, ...parts: string[]): number {
+  return createHash('sha256').update([subject, ...parts].join('\u0000')).digest().readUInt32BE(0) & 0x7fffffff;
+}
+
 /** Every appender locks in this one order, so two batches can never wait on each other in a cycle. */
 export function inLockOrder(keys: Iterable<string>): string[] {
   return [...new Set(keys)].sort((a, b) => {

@@ -84,6 +84,11 @@ export const EnvironmentSchema = Schema.Struct({
   APPEND_MAX_CONCURRENT_BATCHES: withDefault(PositiveInt(64), 2),
   PROJECTOR_BATCH_SIZE: withDefault(PositiveInt(100_000), 10_000),
   PROJECTOR_POLL_INTERVAL_MS: withDefault(PositiveInt(60_000), 1000),
+  /**
+   * Unset: 1 for a projector, and a rebuild keeps the live read model's count. Needs DATABASE_URL
+   * and Redis: the partitions' leaders share the work across projector processes.
+   */
+  PROJECTOR_PARTITIONS: optional(PositiveInt(64)),
   INTERNAL_PORT: optional(Port),
   HTTP_REQUEST_TIMEOUT_MS: withDefault(PositiveInt(3_600_000), 30_000),
   HTTP_HEADERS_TIMEOUT_MS: withDefault(PositiveInt(3_600_000), 10_000),
@@ -137,6 +142,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const redis = redisTargetOf(environment);
   if (redis === undefined && environment.ROLE !== 'all') {
     throw new ConfigError(`Invalid environment variable REDIS_URL: required when ROLE=${environment.ROLE} (or REDIS_CLUSTER_NODES), so API and projector processes share one read model`);
+  }
+  if ((environment.PROJECTOR_PARTITIONS ?? 1) > 1 && (embedded || redis === undefined)) {
+    throw new ConfigError('Invalid environment variable PROJECTOR_PARTITIONS: more than 1 needs DATABASE_URL and REDIS_URL (or REDIS_CLUSTER_NODES), where the partitions and their leaders live');
   }
   if (environment.HTTP_HEADERS_TIMEOUT_MS > environment.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid environment variable HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');

@@ -28,4 +28,17 @@ describe('readers waiting for a position', () => {
     const { progress } = given('9.9');
     await expect(progress.waitFor('9.1', 50)).resolves.toBeUndefined();
   });
+
+  it('with partitions, wake once every partition has passed the position, not the first', async () => {
+    const { feed, progress } = given('5.1');
+    const waiting = progress.waitFor('7.3', 5000);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await feed.publish({ checkpoint: '8.1', updates: [], partition: { index: 1, count: 2 } });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(progress.waiting).toBe(1);
+    await feed.publish({ checkpoint: '7.2', updates: [], partition: { index: 0, count: 2 } });
+    expect(progress.waiting).toBe(1);
+    await feed.publish({ checkpoint: '9.1', updates: [], partition: { index: 0, count: 2 } });
+    await expect(waiting).resolves.toBeUndefined();
+  });
 });

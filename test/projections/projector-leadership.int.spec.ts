@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -12,14 +10,13 @@ import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store
 import type { WriteRefusedError } from '../../src/projections/tallies/tally-store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
+import { exitOf, projectorProcesses } from '../support/projector-processes.js';
 import { createTestRedis, startPrivateRedisServer, type TestRedis } from '../support/redis.js';
 import { castRandomVotes, expectTalliesToMatchLog } from '../support/votes.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const logger = pino({ level: 'silent' });
 let database: TestDatabase;
 let redis: TestRedis | undefined;
-const processes: { child: ChildProcess; output: string[] }[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -27,48 +24,15 @@ beforeAll(async () => {
 });
 
 // Every test's projectors take the same database's lock: none may outlive its test.
-afterEach(async () => {
-  for (const { child } of processes.splice(0)) {
-    child.kill('SIGKILL');
-    await exitOf(child);
-  }
-});
+afterEach(() => projectors.stopAll());
 
 afterAll(async () => {
   await redis?.dispose();
   await database.dispose();
 });
 
-/** A real projector process, as `ROLE=projector` runs in production. */
-function startProjectorProcess(settings: Record<string, string> = {}): { child: ChildProcess; output: string[] } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      ROLE: 'projector',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: database.url,
-      REDIS_URL: redis!.url,
-      REDIS_KEY_PREFIX: redis!.prefix,
-      PROJECTOR_POLL_INTERVAL_MS: '100',
-      PROJECTOR_BATCH_SIZE: '50',
-      LOG_LEVEL: 'info',
-      ...settings,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const started = { child, output };
-  processes.push(started);
-  return started;
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
-}
+const projectors = projectorProcesses(() => ({ DATABASE_URL: database.url!, REDIS_URL: redis!.url, REDIS_KEY_PREFIX: redis!.prefix }));
+const startProjectorProcess = projectors.start;
 
 const leads = (p: { output: string[] }) => p.output.join('').includes('projector is the leader');
 

@@ -5,8 +5,9 @@ import type { Database } from '../../platform/database.js';
 import { type RedisClient, unlinkMatching } from '../../platform/redis.js';
 import { formatPosition } from '../../domain/position.js';
 import { Projector } from '../tallies/projector.js';
+import { partitionsOf } from '../tallies/partitions.js';
 import { RedisKeys } from '../tallies/redis-keys.js';
-import { liveGeneration, RedisTallyStore } from '../tallies/redis-tally-store.js';
+import { generationKeys, liveGeneration, RedisTallyStore } from '../tallies/redis-tally-store.js';
 import { loadGenerationInBulk } from './bulk-load.js';
 
 export interface RebuildProgress {
@@ -30,6 +31,11 @@ export interface RebuildOptions {
   readonly onProgress?: (progress: RebuildProgress) => void;
   /** How long readers get to move to the new generation before the old one is unlinked. */
   readonly unlinkAfterMs?: number;
+  /**
+   * How many partitions the new generation is split into; the live generation's count unless
+   * given. Projectors of another count refuse the new generation once it is live.
+   */
+  readonly partitions?: number;
 }
 
 export interface RebuildResult extends RebuildProgress {
@@ -80,7 +86,7 @@ export async function beginRebuild(options: RebuildOptions): Promise<{ finished:
 
 async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<typeof rebuildKeys> & { token: string }): Promise<RebuildResult> {
   const { db, redis, prefix, logger } = options;
-  const live = await liveGeneration(redis, prefix, true);
+  const live = await liveGeneration(redis, prefix, { partitions: options.partitions ?? 1 });
   const resumed = Number((await redis.hGet(keys.state, 'generation')) ?? 0);
   const generation = resumed > live ? resumed : live + 1;
   const startedAt = new Date().toISOString();
@@ -101,26 +107,36 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
   await redis.hSet(keys.state, { generation: String(generation), status: 'rebuilding', startedAt });
   logger.info({ live, generation, resumed: resumed > live }, 'tally rebuild started');
 
-  const store = RedisTallyStore.forRebuild(redis, prefix, generation, live);
-  if ((await store.readCheckpoint()) === undefined) {
-    await loadInBulk(options, keys, new RedisKeys(prefix, generation), resumed > live, (events) => {
+  let generationKeysNow = await generationKeys(redis, prefix, generation);
+  if ((await RedisTallyStore.forRebuild(redis, prefix, generation, live, generationKeysNow.partitions).readCheckpoint()) === undefined) {
+    const partitions = options.partitions ?? (await generationKeys(redis, prefix, live)).partitions;
+    generationKeysNow = new RedisKeys(prefix, generation, partitions);
+    await loadInBulk(options, keys, generationKeysNow, resumed > live, (events) => {
       eventsDone += events;
       report('rebuilding');
     });
   }
-  const projector = new Projector({
-    db,
-    store,
-    logger,
-    batchSize: options.batchSize,
-    pollIntervalMs: 1000,
-    tallyCacheSize: 200_000,
-    onBatchApplied: (events) => {
-      eventsDone += events;
-      report('rebuilding');
-    },
-  });
-  await projector.catchUp();
+  const store = RedisTallyStore.forRebuild(redis, prefix, generation, live, generationKeysNow.partitions);
+  // Each partition catches up from the bulk load's checkpoint; every one reads the whole log, so progress counts the first's.
+  const catchingUp = partitionsOf(generationKeysNow.partitions).map((partition) =>
+    new Projector({
+      db,
+      store,
+      logger,
+      partition,
+      batchSize: options.batchSize,
+      pollIntervalMs: 1000,
+      tallyCacheSize: Math.floor(200_000 / partition.count),
+      onBatchApplied:
+        partition.index === 0
+          ? (events) => {
+              eventsDone += events;
+              report('rebuilding');
+            }
+          : undefined,
+    }).catchUp(),
+  );
+  await Promise.all(catchingUp);
   await flipGeneration(redis, prefix, live, generation);
   // The live projector owns the new generation from here: it follows the flip and carries on from
   // this rebuild's checkpoint. This rebuild writes nothing more (a write would be refused: `live` is not).
@@ -137,22 +153,29 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
 }
 
 /**
- * Loads a generation that has no checkpoint yet in bulk, then writes its checkpoint: the mark of a
- * whole load, written only while this rebuild still holds the lock. What a load that died left
- * (`unfinished`) is unlinked first: rewriting its keys would leave voters, buckets and rank members
- * that changed since.
+ * Loads a generation that has no checkpoint yet in bulk, then writes its partition count and
+ * every partition's checkpoint: the mark of a whole load, written only while this rebuild still
+ * holds the lock. What a load that died left (`unfinished`) is unlinked first: rewriting its keys
+ * would leave voters, buckets and rank members that changed since.
  */
 async function loadInBulk(options: RebuildOptions, lock: { lock: string; token: string }, keys: RedisKeys, unfinished: boolean, onEvents: (events: number) => void): Promise<void> {
   const { db, redis, logger } = options;
   if (unfinished) await unlinkGeneration(redis, keys.prefix, keys.generation, logger);
   const loaded = await loadGenerationInBulk({ db, redis, keys, targetsPerFetch: options.targetsPerFetch ?? defaultTargetsPerFetch, onEvents });
-  if (loaded === undefined) return;
+  // An empty log leaves no checkpoint: the projectors start from its first event. The count stands either way.
+  const checkpoint = loaded === undefined ? '' : formatPosition(loaded);
   const marked = await redis.eval(
-    `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end return 0`,
-    { keys: [lock.lock, keys.checkpoint()], arguments: [lock.token, formatPosition(loaded)] },
+    `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+     if ARGV[3] ~= '1' then redis.call('SET', KEYS[2], ARGV[3]) end
+     if ARGV[2] ~= '' then for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[2]) end end
+     return 1`,
+    {
+      keys: [lock.lock, RedisKeys.partitionCountKey(keys.prefix, keys.generation), ...keys.checkpoints()],
+      arguments: [lock.token, checkpoint, String(keys.partitions)],
+    },
   );
   if (marked !== 1) throw new RebuildInProgressError('Another rebuild took the lock during the bulk load');
-  logger.info({ generation: keys.generation, checkpoint: formatPosition(loaded) }, 'tally rebuild loaded the log in bulk');
+  logger.info({ generation: keys.generation, checkpoint, partitions: keys.partitions }, 'tally rebuild loaded the log in bulk');
 }
 
 /** Flips only if the live generation is still the one this rebuild started from. */
@@ -166,8 +189,8 @@ async function flipGeneration(redis: RedisClient, prefix: string, from: number, 
 
 /** SCAN and UNLINK, never KEYS: Redis keeps answering while an old generation goes. */
 export async function unlinkGeneration(redis: RedisClient, prefix: string, generation: number, logger?: Logger): Promise<number> {
-  const keys = new RedisKeys(prefix, generation);
-  const removed = (await unlinkMatching(redis, keys.everyPollKeyPattern())) + (await redis.unlink(keys.checkpoint()));
+  const keys = await generationKeys(redis, prefix, generation);
+  const removed = (await unlinkMatching(redis, keys.everyPollKeyPattern())) + (await redis.unlink([...keys.checkpoints(), RedisKeys.partitionCountKey(prefix, generation)]));
   logger?.info({ generation, keys: removed }, 'old tally generation unlinked');
   return removed;
 }

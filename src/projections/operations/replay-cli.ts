@@ -28,6 +28,8 @@ try {
     prefix: config.REDIS_KEY_PREFIX,
     logger: pino({ level: 'warn' }),
     batchSize: config.PROJECTOR_BATCH_SIZE,
+    // Set: the new generation is split into this many partitions; unset: as many as the live one.
+    partitions: config.PROJECTOR_PARTITIONS,
     onProgress: show,
   });
   if (terminal) process.stdout.write('\n');

@@ -9,7 +9,8 @@ import { measureLag, type ProjectionLag } from '../log-queries/projection-lag.js
 import { recomputeTallies } from '../log-queries/recompute-tallies.js';
 import { RedisKeys } from '../tallies/redis-keys.js';
 import { readPoll } from '../tallies/redis-poll-reads.js';
-import { liveGeneration } from '../tallies/redis-tally-store.js';
+import { earliestCheckpoint } from '../tallies/partitions.js';
+import { generationKeys, liveGeneration } from '../tallies/redis-tally-store.js';
 
 export interface TallyDifference {
   readonly key: TallyKey;
@@ -61,8 +62,10 @@ export async function verifyTallies(db: Kysely<Database>, redis: RedisClient, pr
 async function waitForHead(redis: RedisClient, prefix: string, head: LogPosition | undefined, deadline: number) {
   for (;;) {
     const generation = await liveGeneration(redis, prefix);
-    const checkpoint = (await redis.get(new RedisKeys(prefix, generation).checkpoint())) ?? undefined;
-    const upTo = checkpoint === undefined ? undefined : parsePosition(checkpoint);
+    // Split into partitions, the read model stands where the slowest one does.
+    const checkpoints = await Promise.all((await generationKeys(redis, prefix, generation)).checkpoints().map((key) => redis.get(key)));
+    const upTo = earliestCheckpoint(checkpoints.map((checkpoint) => (checkpoint === null ? undefined : parsePosition(checkpoint))), comparePositions);
+    const checkpoint = upTo === undefined ? undefined : formatPosition(upTo);
     if (reached(upTo, head) || Date.now() >= deadline) return { generation, checkpoint, upTo };
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { TallyKey } from '../../domain/identity-keys.js';
 import type { Tally } from '../../domain/tally.js';
+import type { Partition } from '../tallies/partitions.js';
 import { connectDuplicate, type RedisClient } from '../../platform/redis.js';
 
 /** A changed tally as the projector announces it; never says who voted. */
@@ -15,8 +16,11 @@ export interface TallyUpdate extends TallyKey {
  * the projector, far behind, holds them back to announce only the latest of each).
  */
 export interface FeedMessage {
+  /** The checkpoint of the partition that sent it (the whole log's without partitions). */
   readonly checkpoint: string;
   readonly updates: readonly TallyUpdate[];
+  /** Which partition's projector sent it; absent: the whole log's. */
+  readonly partition?: Partition;
 }
 
 export type TallyListener = (message: FeedMessage) => void;

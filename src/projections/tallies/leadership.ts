@@ -93,7 +93,7 @@ interface Term {
  * token this leader's writes carry. Drawn on the session that holds the lock, so a leader whose
  * session has ended draws none, and every epoch drawn is above those of earlier terms.
  */
-async function drawEpoch(client: pg.Client, floor: number): Promise<number> {
+export async function drawEpoch(client: pg.Client, floor: number): Promise<number> {
   const { rows } = await client.query<{ epoch: string }>(
     `select setval('projector_leader_epochs', greatest(nextval('projector_leader_epochs'), $1::bigint + 1)) as epoch`,
     [floor],
@@ -109,7 +109,7 @@ async function endTerm(term: Term): Promise<void> {
   await term.client.end().catch(() => {});
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

@@ -19,6 +19,8 @@ export class MemoryTallyStore implements TallyStore {
   private readonly pollCheckpoints = new Map<string, string>();
   private checkpoint: string | undefined;
   private ballots = 0;
+  /** One process projects the whole log: never split. */
+  readonly partitions = 1;
 
   /** How much it holds: one tally per target, one entry per active ballot. */
   size(): { targets: number; ballots: number } {

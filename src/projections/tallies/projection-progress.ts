@@ -1,6 +1,7 @@
 import { ClickvoteError } from '../../domain/errors.js';
 import { comparePositions, type LogPosition, parsePosition } from '../../domain/position.js';
-import type { TallyListener } from '../realtime/tally-feed.js';
+import type { FeedMessage, TallyListener } from '../realtime/tally-feed.js';
+import { earliestCheckpoint, wholeLog } from './partitions.js';
 
 export interface ProgressOptions {
   /** Readers waiting for a position at once; beyond it a 503. */
@@ -21,9 +22,14 @@ interface Waiter {
  * checkpoint, so the projector's progress wakes any number of readers at no Redis call; the
  * checkpoint is read once at the start and, while anyone waits, once per `pollMs` by the whole
  * process, only in case pub/sub dropped a message while the projector then went idle.
+ *
+ * With partitions, each partition's projector announces its own checkpoint: the read model stands
+ * at the earliest of them, so a waiter wakes once every partition has passed its position.
  */
 export class ProjectionProgress {
   private known: LogPosition | undefined;
+  /** Each partition's announced checkpoint, by index; `known` is the earliest once all have one. */
+  private byPartition: (LogPosition | undefined)[] = [];
   private readonly waiters = new Set<Waiter>();
   private following: Promise<unknown> | undefined;
   private reading: Promise<void> | undefined;
@@ -38,7 +44,7 @@ export class ProjectionProgress {
   /** Resolves once the read model has applied `token` (a vote's position); 503 after `waitMs`. */
   async waitFor(token: string, waitMs: number): Promise<void> {
     const wanted = parsePosition(token)!;
-    this.following ??= this.follow((message) => this.advance(message.checkpoint)).then(
+    this.following ??= this.follow((message) => this.advance(message)).then(
       () => this.read(),
       (error: unknown) => {
         this.following = undefined;
@@ -68,9 +74,14 @@ export class ProjectionProgress {
     return this.waiters.size;
   }
 
-  private advance(token: string): void {
-    const position = parsePosition(token);
-    if (position !== undefined && !this.reached(position)) this.known = position;
+  private advance({ checkpoint, partition = wholeLog }: FeedMessage): void {
+    const position = parsePosition(checkpoint);
+    if (position === undefined) return;
+    if (this.byPartition.length !== partition.count) this.byPartition = Array.from({ length: partition.count }, () => this.known);
+    const before = this.byPartition[partition.index];
+    if (before === undefined || comparePositions(position, before) > 0) this.byPartition[partition.index] = position;
+    const earliest = earliestCheckpoint(this.byPartition, comparePositions);
+    if (earliest !== undefined && !this.reached(earliest)) this.known = earliest;
     this.settle();
   }
 
@@ -89,6 +100,7 @@ export class ProjectionProgress {
     this.reading ??= this.readCheckpoint()
       .then((checkpoint) => {
         this.known = checkpoint === undefined ? undefined : parsePosition(checkpoint);
+        this.byPartition = this.byPartition.map(() => this.known);
         this.settle();
       })
       .catch(() => {})

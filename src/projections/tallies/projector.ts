@@ -12,6 +12,7 @@ import type { Tally } from '../../domain/tally.js';
 import type { TallyUpdate } from '../realtime/tally-feed.js';
 import { foldTallies, type PollChange, type StoredTallies, uniquePollKeys, uniqueTallyKeys } from './tally-projection.js';
 import { type CheckpointMove, type TallyStore, WriteRefusedError } from './tally-store.js';
+import { belongsTo, type Partition, wholeLog } from './partitions.js';
 
 /**
  * A batch that came back full is followed by one twice its size, up to this many times the
@@ -40,11 +41,23 @@ export interface ProjectorOptions {
   readonly onBatchApplied?: (events: number) => void;
   /** The poll cache the read side also uses; a projector of its own gets a new one. */
   readonly polls?: PollCache;
+  /** The share of the polls this projector folds; the whole log unless given. */
+  readonly partition?: Partition;
+}
+
+/**
+ * The read model is split into another number of partitions than this projector's: its polls
+ * would be folded by the wrong leaders. Changing PROJECTOR_PARTITIONS takes a rebuild.
+ */
+export class PartitionCountMismatchError extends Error {
+  override readonly name = 'PartitionCountMismatchError';
 }
 
 /** Folds the vote log into the tally read model, in commit order, a batch at a time. */
 export class Projector {
   private readonly polls: PollCache;
+  private readonly partition: Partition;
+  private readonly owns: (event: LoggedVote) => boolean;
   private readonly written = new Map<string, Tally>();
   /** The checkpoint of each poll this projector wrote, kept with `written`. */
   private readonly pollCheckpoints = new Map<string, string>();
@@ -60,6 +73,8 @@ export class Projector {
 
   constructor(private readonly options: ProjectorOptions) {
     this.polls = options.polls ?? new PollCache(options.db);
+    this.partition = options.partition ?? wholeLog;
+    this.owns = belongsTo(this.partition);
   }
 
   /** Ends the current wait early: new events were committed. */
@@ -87,9 +102,10 @@ export class Projector {
     while (!signal.aborted) {
       try {
         let epoch = await nextEpoch(0);
-        for (let held = await store.claimWriter(epoch); held !== epoch; held = await store.claimWriter(epoch)) epoch = await nextEpoch(held);
+        const { index } = this.partition;
+        for (let held = await store.claimWriter(epoch, index); held !== epoch; held = await store.claimWriter(epoch, index)) epoch = await nextEpoch(held);
         this.forget();
-        logger.info({ epoch }, 'projector claimed the read model');
+        logger.info({ epoch, partition: index, partitions: this.partition.count }, 'projector claimed the read model');
         return true;
       } catch (error) {
         logger.error({ err: error }, 'projector could not claim the read model; retrying');
@@ -102,12 +118,15 @@ export class Projector {
   /**
    * Applies batches until no committed event is left or `signal` aborts. Three batches overlap:
    * the next is read from PostgreSQL and folded while the previous one is still being written.
+   * Every batch moves the partition's checkpoint to its last event, whether or not the partition
+   * had an event in it.
    */
   async catchUp(signal?: AbortSignal): Promise<number> {
     const { db, store, batchSize } = this.options;
     if (await store.followLiveGeneration()) this.forget();
+    this.assertPartitionCount();
     // Only this projector moves the checkpoint while it leads; every write checks the store is still there.
-    let from = (this.checkpoint ??= await store.readCheckpoint());
+    let from = (this.checkpoint ??= await store.readCheckpoint(this.partition.index));
     let size = batchSize;
     let reading = readEventsAfter(db, from === undefined ? undefined : parsePosition(from), size);
     let writing: Promise<void> = Promise.resolve();
@@ -121,9 +140,9 @@ export class Projector {
         reading = readEventsAfter(db, events.at(-1)!.position, size);
         reading.catch(() => {}); // a failed batch abandons this read; its error is not news
         if (!this.caching()) await writing;
-        const { changes, polls } = await this.fold(events);
+        const { changes, polls } = await this.fold(this.partition.count === 1 ? events : events.filter(this.owns));
         await writing;
-        const move = { from, to: formatPosition(events.at(-1)!.position), polls };
+        const move = { from, to: formatPosition(events.at(-1)!.position), polls, partition: this.partition.index };
         writing = this.write(events, changes, move, behind);
         writing.catch(() => {}); // awaited before the next write; a failure is rethrown there
         from = move.to;
@@ -158,6 +177,15 @@ export class Projector {
       // After a failure wait a full interval, so a lost Redis or database is not hammered.
       if (failed || !this.woken) await this.waitForWork(signal);
     }
+  }
+
+  private assertPartitionCount(): void {
+    const { partitions } = this.options.store;
+    if (partitions === this.partition.count) return;
+    throw new PartitionCountMismatchError(
+      `The live read model is split into ${partitions} partition(s), this projector into ${this.partition.count}: ` +
+        `set PROJECTOR_PARTITIONS=${partitions}, or rebuild the read model with the new count (npm run replay) before its projectors use it.`,
+    );
   }
 
   /** The batch's changes, and every poll it has an event of (a poll whose events were all written before has no change). */
@@ -195,7 +223,7 @@ export class Projector {
       this.unpublished.clear();
       this.publishedAt = Date.now();
     }
-    await this.options.feed?.publish({ checkpoint, updates });
+    await this.options.feed?.publish({ checkpoint, updates, partition: this.partition });
   }
 
   /** What the store holds of `keys`, from what this projector wrote where it remembers it. */
@@ -221,7 +249,7 @@ export class Projector {
   private async noticeLostWrites(): Promise<void> {
     if (this.checkpoint === undefined || Date.now() - this.lostWritesCheckedAt < 1000) return;
     this.lostWritesCheckedAt = Date.now();
-    if ((await this.options.store.readCheckpoint()) === this.checkpoint) return;
+    if ((await this.options.store.readCheckpoint(this.partition.index)) === this.checkpoint) return;
     this.options.logger.warn({ checkpoint: this.checkpoint }, 'the read model is not at the checkpoint this projector wrote; reading it back');
     this.forget();
   }

@@ -17,7 +17,7 @@ export interface ReadSide {
 }
 
 /** Redis (one, or a cluster) when configured; otherwise an in-process read model for a single process. */
-export async function openReadSide(redisTarget: RedisTarget | undefined, keyPrefix: string, logger: Logger, options: { replicasToAcknowledge?: number } = {}): Promise<ReadSide> {
+export async function openReadSide(redisTarget: RedisTarget | undefined, keyPrefix: string, logger: Logger, options: { replicasToAcknowledge?: number; partitions?: number } = {}): Promise<ReadSide> {
   if (redisTarget === undefined) {
     return { store: new MemoryTallyStore(), feed: new InProcessTallyFeed(), redis: undefined, inProcess: true, close: async () => {} };
   }

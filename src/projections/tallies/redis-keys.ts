@@ -1,5 +1,6 @@
 import type { PollKey, TallyKey } from '../../domain/identity-keys.js';
 import type { RankOrder } from '../../domain/ranking.js';
+import { partitionOf } from './partitions.js';
 
 /**
  * The Redis layout: every key name, SCAN pattern and key-name parser lives here. Ids are
@@ -10,8 +11,9 @@ import type { RankOrder } from '../../domain/ranking.js';
  * slot: a poll's data keys carry `{<project>:<poll>}`, the projection's own keys `{<prefix>}`.
  *
  *   {<prefix>}:generation            the live generation's number
- *   {<prefix>}:leader-epoch          the projector leader's fence
- *   {<prefix>}:<g>:checkpoint        generation g's checkpoint
+ *   {<prefix>}:leader-epoch[:<p>]    the projector leader's fence (of partition p > 0)
+ *   {<prefix>}:<g>:partitions        how many partitions generation g is split into (absent: 1)
+ *   {<prefix>}:<g>:checkpoint        generation g's checkpoint; with partitions, :checkpoint:<p> each
  *   {<prefix>}:rebuild, :rebuild:lock  a rebuild's progress and its lock
  *   <prefix>:<g>:{<project>:<poll>}:meta             the poll's checkpoint and the epoch that wrote it
  *   <prefix>:<g>:{<project>:<poll>}:tally|voters:<target>, …:rank:<order>
@@ -22,15 +24,25 @@ export class RedisKeys {
   constructor(
     readonly prefix: string,
     readonly generation: number,
+    /** How many partitions the generation is split into: each has its own checkpoint. */
+    readonly partitions = 1,
   ) {}
 
   static generationKey(prefix: string): string {
     return `${metaBase(prefix)}:generation`;
   }
 
-  /** The epoch of the projector leader whose writes the read model takes; older leaders are fenced off. */
-  static leaderEpochKey(prefix: string): string {
-    return `${metaBase(prefix)}:leader-epoch`;
+  /**
+   * The epoch of the partition's projector leader whose writes the read model takes; older leaders
+   * are fenced off. Not tied to a generation: epochs only grow, whatever the partition count.
+   */
+  static leaderEpochKey(prefix: string, partition = 0): string {
+    return partition === 0 ? `${metaBase(prefix)}:leader-epoch` : `${metaBase(prefix)}:leader-epoch:${partition}`;
+  }
+
+  /** How many partitions generation `generation` is split into; absent for one. */
+  static partitionCountKey(prefix: string, generation: number): string {
+    return `${metaBase(prefix)}:${generation}:partitions`;
   }
 
   /** A rebuild's lock: one rebuild at a time per prefix. */
@@ -86,11 +98,23 @@ export class RedisKeys {
     return this.pollKeys(poll).rank(order);
   }
 
-  checkpoint(): string {
-    return `${metaBase(this.prefix)}:${this.generation}:checkpoint`;
+  /** A partition's checkpoint: every event of its polls up to here is applied. */
+  checkpoint(partition = 0): string {
+    const key = `${metaBase(this.prefix)}:${this.generation}:checkpoint`;
+    return this.partitions === 1 ? key : `${key}:${partition}`;
   }
 
-  /** SCAN pattern of every poll key of this generation (the checkpoint is apart: checkpoint()). */
+  /** The checkpoint of the partition `poll` belongs to. */
+  checkpointOf(poll: PollKey): string {
+    return this.checkpoint(partitionOf(poll, this.partitions));
+  }
+
+  /** Every partition's checkpoint, in partition order. */
+  checkpoints(): string[] {
+    return Array.from({ length: this.partitions }, (_, partition) => this.checkpoint(partition));
+  }
+
+  /** SCAN pattern of every poll key of this generation (the checkpoints are apart: checkpoints()). */
   everyPollKeyPattern(): string {
     return `${this.base()}:*`;
   }

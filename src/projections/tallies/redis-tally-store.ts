@@ -3,6 +3,7 @@ import { comparePositions, parsePosition } from '../../domain/position.js';
 import type { RankOrder } from '../../domain/ranking.js';
 import { emptyTally, type Tally } from '../../domain/tally.js';
 import { type RedisClient, waitForReplicas } from '../../platform/redis.js';
+import { earliestCheckpoint } from './partitions.js';
 import { RedisKeys } from './redis-keys.js';
 import { readPoll } from './redis-poll-reads.js';
 import { applyPollScript, packPollChange } from './redis-poll-scripts.js';
@@ -13,7 +14,8 @@ import { type CheckpointMove, type RankedTally, type TallyReading, type TallySto
 const replicaWaitMs = 1000;
 
 export class RedisTallyStore implements TallyStore {
-  private leaderEpoch: number | undefined;
+  /** The epoch this process's leader of each partition claimed. */
+  private readonly leaderEpochs = new Map<number, number>();
   /** The generation readers last found live; every read checks it still is. */
   private readingKeys: RedisKeys;
 
@@ -28,34 +30,39 @@ export class RedisTallyStore implements TallyStore {
   }
 
   /**
-   * The store for the live generation, creating generation 1 on a fresh Redis. With
-   * `replicasToAcknowledge`, a batch's checkpoint moves only once that many replicas of each
-   * master hold its poll writes.
+   * The store for the live generation, creating generation 1 (split into `partitions`, 1 unless
+   * given) on a fresh Redis. With `replicasToAcknowledge`, a batch's checkpoint moves only once
+   * that many replicas of each master hold its poll writes.
    */
-  static async open(redis: RedisClient, prefix: string, options: { replicasToAcknowledge?: number } = {}): Promise<RedisTallyStore> {
-    return new RedisTallyStore(redis, new RedisKeys(prefix, await liveGeneration(redis, prefix, true)), undefined, options.replicasToAcknowledge);
+  static async open(redis: RedisClient, prefix: string, options: { replicasToAcknowledge?: number; partitions?: number } = {}): Promise<RedisTallyStore> {
+    const live = await liveGeneration(redis, prefix, { partitions: options.partitions ?? 1 });
+    return new RedisTallyStore(redis, await generationKeys(redis, prefix, live), undefined, options.replicasToAcknowledge);
   }
 
   /** A rebuild's store: writes `generation` whatever is live, refused once `replacing` is no longer live. */
-  static forRebuild(redis: RedisClient, prefix: string, generation: number, replacing: number): RedisTallyStore {
-    return new RedisTallyStore(redis, new RedisKeys(prefix, generation), replacing);
+  static forRebuild(redis: RedisClient, prefix: string, generation: number, replacing: number, partitions = 1): RedisTallyStore {
+    return new RedisTallyStore(redis, new RedisKeys(prefix, generation, partitions), replacing);
   }
 
   get generation(): number {
     return this.keys.generation;
   }
 
+  get partitions(): number {
+    return this.keys.partitions;
+  }
+
   async followLiveGeneration(): Promise<boolean> {
     if (this.replacing !== undefined) return false;
     const live = await liveGeneration(this.redis, this.keys.prefix);
     if (live === this.keys.generation) return false;
-    this.keys = new RedisKeys(this.keys.prefix, live);
+    this.keys = await generationKeys(this.redis, this.keys.prefix, live);
     return true;
   }
 
-  async claimWriter(epoch: number): Promise<number> {
-    const held = Number(await claimWriterScript.run(this.redis, [RedisKeys.leaderEpochKey(this.keys.prefix)], [String(epoch)]));
-    if (held === epoch) this.leaderEpoch = epoch;
+  async claimWriter(epoch: number, partition = 0): Promise<number> {
+    const held = Number(await claimWriterScript.run(this.redis, [RedisKeys.leaderEpochKey(this.keys.prefix, partition)], [String(epoch)]));
+    if (held === epoch) this.leaderEpochs.set(partition, epoch);
     return held;
   }
 
@@ -86,20 +93,21 @@ export class RedisTallyStore implements TallyStore {
    * keep the counts exact.
    */
   async applyChanges(changes: readonly PollChange[], move: CheckpointMove): Promise<void> {
-    const fence = this.fence(move.from);
+    const partition = move.partition ?? 0;
+    const fence = this.fence(move.from, partition);
     const check = packFence(fence);
     const open = String(await checkFenceScript.run(this.redis, check.keys, check.args));
-    if (open !== 'open') throw this.refusal(open as WriteRefusal, move.from);
-    await this.applyPolls(changes, move.from);
+    if (open !== 'open') throw this.refusal(open as WriteRefusal, move.from, partition);
+    await this.applyPolls(changes, move.from, partition);
     await this.awaitReplicas(move.polls ?? changes.map((change) => change.poll));
     const call = packMoveCheckpoint(fence, move.to);
     const outcome = String(await moveCheckpointScript.run(this.redis, call.keys, call.args));
-    if (outcome !== 'moved') throw this.refusal(outcome as WriteRefusal, move.from);
+    if (outcome !== 'moved') throw this.refusal(outcome as WriteRefusal, move.from, partition);
   }
 
   /** Each poll's change is atomic; every poll's is sent at once, in one pipeline. */
-  async applyPolls(changes: readonly PollChange[], from: string | undefined): Promise<void> {
-    const epoch = this.leaderEpoch ?? 0;
+  async applyPolls(changes: readonly PollChange[], from: string | undefined, partition = 0): Promise<void> {
+    const epoch = this.leaderEpochs.get(partition) ?? 0;
     const outcomes = await Promise.all(
       changes.map((change) => {
         const call = packPollChange(this.keys, change, epoch);
@@ -109,7 +117,7 @@ export class RedisTallyStore implements TallyStore {
     const refused = outcomes.findIndex((outcome) => outcome !== 'applied');
     if (refused === -1) return;
     const poll = changes[refused]!.poll;
-    throw this.refusal(outcomes[refused] as WriteRefusal, from, this.keys.pollMeta(poll));
+    throw this.refusal(outcomes[refused] as WriteRefusal, from, partition, this.keys.pollMeta(poll));
   }
 
   /**
@@ -127,10 +135,11 @@ export class RedisTallyStore implements TallyStore {
     }
   }
 
-  async readCheckpoint(): Promise<string | undefined> {
+  async readCheckpoint(partition?: number): Promise<string | undefined> {
     return this.readLive(async (keys) => {
-      const [checkpoint, live] = await Promise.all([this.redis.get(keys.checkpoint()), this.readPointer(keys)]);
-      return { value: checkpoint ?? undefined, live };
+      const names = partition === undefined ? keys.checkpoints() : [keys.checkpoint(partition)];
+      const [live, ...checkpoints] = await Promise.all([this.readPointer(keys), ...names.map((name) => this.redis.get(name))]);
+      return { value: earliestCheckpoint(checkpoints.map((checkpoint) => checkpoint ?? undefined), compareTokens), live };
     });
   }
 
@@ -167,7 +176,7 @@ export class RedisTallyStore implements TallyStore {
       const keys = this.readingKeys;
       const { value, live } = await read(keys);
       if (live === keys.generation) return value;
-      this.readingKeys = new RedisKeys(keys.prefix, live);
+      this.readingKeys = await generationKeys(this.redis, keys.prefix, live);
     }
   }
 
@@ -176,49 +185,63 @@ export class RedisTallyStore implements TallyStore {
   }
 
   /**
-   * One round trip: the checkpoint, the poll's tallies (and the voter's values) with the poll's
+   * One round trip: the poll's partition's checkpoint, the poll's tallies (and the voter's values) with the poll's
    * own checkpoint in one script, then the live pointer. The answer stands at the later of the
    * two checkpoints: the projection's is read first and moves only after every poll's write.
    */
   private async readTalliesIn(keys: RedisKeys, poll: PollKey, targets: readonly string[], voter?: string) {
-    const [checkpoint, reading, live] = await Promise.all([this.redis.get(keys.checkpoint()), readPoll(this.redis, keys, poll, targets, voter), this.readPointer(keys)]);
+    const [checkpoint, reading, live] = await Promise.all([this.redis.get(keys.checkpointOf(poll)), readPoll(this.redis, keys, poll, targets, voter), this.readPointer(keys)]);
     const readings: TallyReading[] = reading.tallies.map((tally = emptyTally, index) =>
       reading.voterValues === undefined ? { tally } : { tally, voterValue: reading.voterValues[index]! },
     );
     return { value: { checkpoint: laterOf(checkpoint ?? undefined, reading.checkpoint), value: readings }, live };
   }
 
-  private fence(from: string | undefined): FenceCall {
+  private fence(from: string | undefined, partition: number): FenceCall {
+    const { prefix } = this.keys;
+    const epoch = this.leaderEpochs.get(partition);
     return {
-      keys: { generation: RedisKeys.generationKey(this.keys.prefix), checkpoint: this.keys.checkpoint(), leaderEpoch: RedisKeys.leaderEpochKey(this.keys.prefix) },
-      args: {
-        liveGeneration: String(this.replacing ?? this.keys.generation),
-        fromCheckpoint: from ?? '',
-        leaderEpoch: this.leaderEpoch === undefined ? '' : String(this.leaderEpoch),
-      },
+      keys: { generation: RedisKeys.generationKey(prefix), checkpoint: this.keys.checkpoint(partition), leaderEpoch: RedisKeys.leaderEpochKey(prefix, partition) },
+      args: { liveGeneration: String(this.replacing ?? this.keys.generation), fromCheckpoint: from ?? '', leaderEpoch: epoch === undefined ? '' : String(epoch) },
     };
   }
 
-  private refusal(reason: WriteRefusal, from: string | undefined, where = `Generation ${this.keys.generation}`): WriteRefusedError {
+  private refusal(reason: WriteRefusal, from: string | undefined, partition: number, where = `Generation ${this.keys.generation}`): WriteRefusedError {
+    const of = this.keys.partitions === 1 ? '' : ` (partition ${partition} of ${this.keys.partitions})`;
     const messages: Record<WriteRefusal, string> = {
       'poll-moved': `${where} is no longer at the checkpoint the projector folded from: Redis lost data, or another writer moved it`,
-      'checkpoint-moved': `Generation ${this.keys.generation} is no longer at checkpoint ${from ?? '(none)'}: Redis lost data, or another writer moved it`,
+      'checkpoint-moved': `Generation ${this.keys.generation}${of} is no longer at checkpoint ${from ?? '(none)'}: Redis lost data, or another writer moved it`,
       'generation-moved': `Generation ${this.replacing ?? this.keys.generation} is no longer the live one: a rebuild flipped it`,
-      deposed: `A newer projector leader than epoch ${this.leaderEpoch} writes ${where}`,
+      deposed: `A newer projector leader than epoch ${this.leaderEpochs.get(partition)} writes ${where}${of}`,
     };
     return new WriteRefusedError(reason, messages[reason]);
   }
 }
 
-/** The generation readers use: 1 on a fresh Redis (written down only when `create` is set). */
-export async function liveGeneration(redis: RedisClient, prefix: string, create = false): Promise<number> {
+/**
+ * The generation readers use: 1 on a fresh Redis. With `create`, a fresh Redis gets generation 1
+ * written down, split into `create.partitions`, in one step.
+ */
+export async function liveGeneration(redis: RedisClient, prefix: string, create?: { partitions: number }): Promise<number> {
   const key = RedisKeys.generationKey(prefix);
-  if (create) await redis.set(key, '1', { condition: 'NX' });
+  if (create !== undefined) {
+    await redis.eval(`if redis.call('SET', KEYS[1], '1', 'NX') and tonumber(ARGV[1]) > 1 then redis.call('SET', KEYS[2], ARGV[1]) end return 1`, {
+      keys: [key, RedisKeys.partitionCountKey(prefix, 1)],
+      arguments: [String(create.partitions)],
+    });
+  }
   return Number((await redis.get(key)) ?? 1);
 }
+
+/** The keys of `generation`, split into as many partitions as it was created with. */
+export async function generationKeys(redis: RedisClient, prefix: string, generation: number): Promise<RedisKeys> {
+  return new RedisKeys(prefix, generation, Number((await redis.get(RedisKeys.partitionCountKey(prefix, generation))) ?? 1));
+}
+
+const compareTokens = (a: string, b: string) => comparePositions(parsePosition(a)!, parsePosition(b)!);
 
 /** The later of two checkpoints, either of which may be missing. */
 function laterOf(a: string | undefined, b: string | undefined): string | undefined {
   if (a === undefined || b === undefined) return a ?? b;
-  return comparePositions(parsePosition(a)!, parsePosition(b)!) >= 0 ? a : b;
+  return compareTokens(a, b) >= 0 ? a : b;
 }

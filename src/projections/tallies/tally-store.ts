@@ -29,6 +29,8 @@ export interface CheckpointMove {
    * batch already wrote it: the checkpoint moves past all their writes. Undefined: the changes' polls.
    */
   readonly polls?: readonly PollKey[];
+  /** The partition whose checkpoint moves; 0 unless given (the whole log, without partitions). */
+  readonly partition?: number;
 }
 
 /**
@@ -45,12 +47,18 @@ export interface TallyStore {
    */
   applyChanges(changes: readonly PollChange[], move: CheckpointMove): Promise<void>;
   /**
-   * Makes `epoch` the leader whose writes the store takes; writes of older leaders are refused
-   * from then on. Answers the store's epoch afterwards: higher than `epoch` when it was refused.
+   * Makes `epoch` the leader whose writes to `partition` (0 unless given) the store takes; writes
+   * of older leaders there are refused from then on. Answers the store's epoch afterwards: higher
+   * than `epoch` when it was refused.
    */
-  claimWriter(epoch: number): Promise<number>;
-  /** The position up to which the whole log has been applied. */
-  readCheckpoint(): Promise<string | undefined>;
+  claimWriter(epoch: number, partition?: number): Promise<number>;
+  /**
+   * The position up to which the partition's polls have been applied; with no partition given,
+   * the whole read model's: the earliest of every partition's.
+   */
+  readCheckpoint(partition?: number): Promise<string | undefined>;
+  /** How many partitions the live read model is split into. */
+  readonly partitions: number;
   readTallies(poll: PollKey, targets: readonly string[], voter?: string): Promise<TallyReading[]>;
   readTop(poll: PollKey, order: RankOrder, limit: number): Promise<RankedTally[]>;
   /** The same, with the checkpoint they stand at, read together: what a query answers. */
