@@ -45,6 +45,7 @@ export async function benchProjector(): Promise<BenchRow[]> {
   ];
   const rows: BenchRow[] = [];
   for (const scenario of scenarios) rows.push(await benchCatchUp(scenario));
+  rows.push(await benchPartitions());
   return rows;
 }
 
@@ -66,18 +67,7 @@ async function benchCatchUp(scenario: CatchUpScenario): Promise<BenchRow> {
       }
     });
 
-    const head = formatPosition((await readLogHead(database.db))!.position);
-    let service: RunningService | undefined;
-    let start = 0;
-    const ours = await timed(async () => {
-      start = await timed(async () => {
-        service = await startService({ ROLE: 'projector', DATABASE_URL: database.url, REDIS_URL: benchRedisUrl, REDIS_KEY_PREFIX: prefix, PROJECTOR_BATCH_SIZE: String(batchSize) });
-      });
-      await waitForCheckpoint(redis, new RedisKeys(prefix, 1).checkpoint(), head, service!);
-    });
-    const peak = service!.peakRssMb();
-    await service!.stop();
-
+    const { seconds: ours, start, peak } = await timeCatchUp(database, redis, prefix, { processes: 1, partitions: 1, batchSize });
     const oursRate = scenario.events / ours;
     const baselineRate = scenario.events / baseline;
     const ratio = oursRate / baselineRate;
@@ -98,10 +88,72 @@ async function benchCatchUp(scenario: CatchUpScenario): Promise<BenchRow> {
   }
 }
 
-async function waitForCheckpoint(redis: RedisClient, checkpointKey: string, head: string, service: RunningService): Promise<void> {
+/**
+ * Scale-out: the same log, of votes going round 8 polls, caught up by one projector process and
+ * then by two processes sharing two partitions (PROJECTOR_PARTITIONS=2). Both include process start.
+ */
+async function benchPartitions(): Promise<BenchRow> {
+  const events = envNumber('BENCH_PARTITION_EVENTS', 400_000);
+  const targets = envNumber('BENCH_PROJECTOR_TARGETS', 100_000);
+  const polls = 8;
+  const batchSize = envNumber('PROJECTOR_BATCH_SIZE', 10_000);
+  const database = await createBenchDatabase(4);
+  const redis = await connectRedis(benchRedisUrl);
+  const prefix = `cvbench_${randomBytes(4).toString('hex')}`;
+  try {
+    const project = await createProject(database.db, 'bench');
+    for (let poll = 0; poll < polls; poll += 1) await definePoll(database.db, { projectId: project.id, name: `votes-${poll}`, kind: 'updown' });
+    await fillZipfLog(database.db, project.id, events, targets, 'votes', polls);
+    await sql`analyze vote_events`.execute(database.db);
+    const one = await timeCatchUp(database, redis, `${prefix}_1`, { processes: 1, partitions: 1, batchSize });
+    const two = await timeCatchUp(database, redis, `${prefix}_2`, { processes: 2, partitions: 2, batchSize });
+    const [oneRate, twoRate] = [events / one.seconds, events / two.seconds];
+    return {
+      scenario: `projector catch-up, 2 partitions over 2 processes, ${events.toLocaleString('en-US')} events over ${polls} polls`,
+      ours: `${perSecond(twoRate)} (each partition folds its half)`,
+      baseline: `${perSecond(oneRate)} (one process, same log)`,
+      ratio: twoRate / oneRate,
+      target: 'scale-out, measured (no target)',
+      met: null,
+      peakRssMb: { 'each partition process': two.peak, 'one process': one.peak },
+      figures: { events, polls, batchSize, onePerSecond: oneRate, twoPerSecond: twoRate },
+    };
+  } finally {
+    await deleteBenchKeys(redis, `${prefix}_1`);
+    await deleteBenchKeys(redis, `${prefix}_2`);
+    await redis.quit();
+    await database.dispose();
+  }
+}
+
+/** Starts projector processes on the log and times them until every partition's checkpoint is the log's head. */
+async function timeCatchUp(
+  database: { db: Kysely<Database>; url: string },
+  redis: RedisClient,
+  prefix: string,
+  { processes, partitions, batchSize }: { processes: number; partitions: number; batchSize: number },
+): Promise<{ seconds: number; start: number; peak: number }> {
+  const head = formatPosition((await readLogHead(database.db))!.position);
+  const services: RunningService[] = [];
+  const env = { ROLE: 'projector', DATABASE_URL: database.url, REDIS_URL: benchRedisUrl, REDIS_KEY_PREFIX: prefix, PROJECTOR_BATCH_SIZE: String(batchSize), PROJECTOR_PARTITIONS: String(partitions) };
+  let start = 0;
+  try {
+    const seconds = await timed(async () => {
+      start = await timed(async () => services.push(...(await Promise.all(Array.from({ length: processes }, () => startService(env))))));
+      await waitForCheckpoints(redis, new RedisKeys(prefix, 1, partitions).checkpoints(), head, services);
+    });
+    return { seconds, start, peak: Math.max(...services.map((service) => service.peakRssMb())) };
+  } finally {
+    for (const service of services) await service.stop();
+  }
+}
+
+async function waitForCheckpoints(redis: RedisClient, checkpointKeys: readonly string[], head: string, services: readonly RunningService[]): Promise<void> {
   const deadline = Date.now() + 15 * 60_000;
-  while ((await redis.get(checkpointKey)) !== head) {
-    if (service.child.exitCode !== null) throw new Error(`the projector exited with ${service.child.exitCode}`);
+  const atHead = async () => (await Promise.all(checkpointKeys.map((key) => redis.get(key)))).every((checkpoint) => checkpoint === head);
+  while (!(await atHead())) {
+    const exited = services.find((service) => service.child.exitCode !== null);
+    if (exited !== undefined) throw new Error(`a projector exited with ${exited.child.exitCode}`);
     if (Date.now() > deadline) throw new Error('the projector did not catch up within 15 minutes');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

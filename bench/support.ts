@@ -65,9 +65,10 @@ export async function runClosedLoop(callers: number, total: number, once: (index
 
 /**
  * Fills the log with votes from distinct voters on targets drawn log-uniformly (Zipf, s = 1),
- * committed 1,000 to a transaction, straight in SQL.
+ * committed 1,000 to a transaction, straight in SQL. With `polls` > 1 the votes go round polls
+ * `<poll>-0` … `<poll>-<polls - 1>` in turn.
  */
-export async function fillZipfLog(db: Kysely<Database>, projectId: string, events: number, targets: number, poll = 'votes'): Promise<void> {
+export async function fillZipfLog(db: Kysely<Database>, projectId: string, events: number, targets: number, poll = 'votes', polls = 1): Promise<void> {
   const perTransaction = 1000;
   await sql`
     do $$
@@ -75,7 +76,7 @@ export async function fillZipfLog(db: Kysely<Database>, projectId: string, event
     begin
       for chunk in 0..${sql.lit(Math.ceil(events / perTransaction) - 1)} loop
         insert into vote_events (event_id, project_id, poll, target, voter, stream_version, type, value, previous, recorded_at)
-        select gen_random_uuid(), ${sql.lit(projectId)}::uuid, ${sql.lit(poll)},
+        select gen_random_uuid(), ${sql.lit(projectId)}::uuid, ${polls === 1 ? sql.lit(poll) : sql`${sql.lit(`${poll}-`)} || (i % ${sql.lit(polls)})`},
                't' || (floor(exp(random() * ln(${sql.lit(targets)}::float8))) - 1)::int, 'v' || (chunk * ${sql.lit(perTransaction)} + i),
                1, 'VoteCast', case when random() < 0.7 then 1 else -1 end, 0, now()
         from generate_series(1, least(${sql.lit(perTransaction)}, ${sql.lit(events)} - chunk * ${sql.lit(perTransaction)})) as i;
