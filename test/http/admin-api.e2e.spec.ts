@@ -30,7 +30,7 @@ describe('projection administration', () => {
       (response) => response.body.projections[0].checkpoint === vote.body.position,
     );
     expect(status.body.projections).toEqual([
-      { name: 'tallies', status: 'live', generation: 1, checkpoint: vote.body.position, head: vote.body.position, lag: { events: 0, seconds: 0 }, heldBackBy: null, rebuild: null, rebuildable: app.readModel === 'redis' },
+      { name: 'tallies', status: 'live', generation: 1, checkpoint: vote.body.position, partitions: [{ index: 0, checkpoint: vote.body.position }], head: vote.body.position, lag: { events: 0, seconds: 0 }, heldBackBy: null, rebuild: null, rebuildable: app.readModel === 'redis' },
     ]);
   });
 

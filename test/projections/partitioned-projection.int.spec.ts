@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
 import { type ProjectorProcess, projectorProcesses } from '../support/projector-processes.js';
 import { createTestRedis, type TestRedis } from '../support/redis.js';
+import { redisVariants } from '../support/redis-cluster.js';
 import { castRandomVotes, expectTalliesToMatchLog, testPolls } from '../support/votes.js';
 
 const logger = pino({ level: 'silent' });
@@ -88,20 +89,27 @@ describe('two partitions over two projector processes', () => {
   });
 });
 
-describe('changing the partition count', () => {
-  it('takes a rebuild: a projector of another count refuses the read model, and the rebuilt one is split as asked', async (context) => {
-    if (redis === undefined) context.skip();
-    const prefix = `${redis!.prefix}_resplit`;
+describe.each(redisVariants)('changing the partition count on $name', ({ create }) => {
+  let variant: TestRedis | undefined;
+  beforeAll(async () => {
+    variant = await create();
+  });
+  afterAll(() => variant?.dispose());
+
+  it('takes a rebuild: a projector of another count refuses the read model, and the rebuilt one is split as asked', { timeout: 120_000 }, async (context) => {
+    if (variant === undefined) return context.skip();
+    const redis = variant;
+    const prefix = `${redis.prefix}_resplit`;
     const projects = await projectsCoveringPartitions(3);
     const appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 2 });
     for (const projectId of projects) await castRandomVotes(appender, projectId, 80);
-    const store = await RedisTallyStore.open(redis!.client, prefix);
+    const store = await RedisTallyStore.open(redis.client, prefix);
     await new Projector({ db: database.db, store, logger, batchSize: 50, pollIntervalMs: 50 }).catchUp();
 
     const split = (partition: { index: number; count: number }) => new Projector({ db: database.db, store, logger, batchSize: 50, pollIntervalMs: 50, partition });
     await expect(split({ index: 0, count: 3 }).catchUp()).rejects.toThrow(PartitionCountMismatchError);
 
-    await rebuildTallies({ db: database.db, redis: redis!.client, prefix, logger, batchSize: 50, partitions: 3, unlinkAfterMs: 1000 });
+    await rebuildTallies({ db: database.db, redis: redis.client, prefix, logger, batchSize: 50, partitions: 3, unlinkAfterMs: 1000 });
     for (const projectId of projects) await castRandomVotes(appender, projectId, 80);
     await expect(new Projector({ db: database.db, store, logger, batchSize: 50, pollIntervalMs: 50 }).catchUp()).rejects.toThrow(PartitionCountMismatchError);
     expect(store.partitions).toBe(3);
@@ -110,7 +118,7 @@ describe('changing the partition count', () => {
     await eventually(async () => {
       for (const projector of projectors) await projector.catchUp();
       for (const projectId of projects) await expectTalliesToMatchLog(database.db, store, projectId);
-      const report = await verifyTallies(database.db, redis!.client, prefix);
+      const report = await verifyTallies(database.db, redis.client, prefix);
       expect({ behind: report.behind, differences: report.differences }).toEqual({ behind: undefined, differences: [] });
     });
     await appender.close();

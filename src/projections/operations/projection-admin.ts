@@ -7,13 +7,17 @@ import { measureLag, type ProjectionLag } from '../log-queries/projection-lag.js
 import { beginRebuild, type RebuildProgress, RebuildInProgressError, readRebuildProgress } from './rebuild.js';
 import type { RebuildMetrics } from '../tallies/projector-metrics.js';
 import { liveGeneration } from '../tallies/redis-tally-store.js';
+import { partitionsOf } from '../tallies/partitions.js';
 import type { TallyStore } from '../tallies/tally-store.js';
 
 export interface ProjectionStatus {
   readonly name: 'tallies';
   readonly status: 'live' | 'rebuilding';
   readonly generation: number;
+  /** The earliest of the partitions' checkpoints: the whole read model stands there. */
   readonly checkpoint: string | null;
+  /** Each partition's checkpoint (one for the whole log without PROJECTOR_PARTITIONS). */
+  readonly partitions: readonly { readonly index: number; readonly checkpoint: string | null }[];
   readonly head: string | null;
   readonly lag: { readonly events: number; readonly seconds: number };
   /** What keeps committed events from the projector, when something does. */
@@ -35,7 +39,10 @@ interface Context {
 }
 
 async function statusOf({ db, store }: Context, generation: number, rebuild: RebuildProgress | undefined, rebuildable: boolean): Promise<ProjectionStatus[]> {
-  const checkpoint = await store.readCheckpoint();
+  const [checkpoint, partitions] = await Promise.all([
+    store.readCheckpoint(),
+    Promise.all(partitionsOf(store.partitions).map(async ({ index }) => ({ index, checkpoint: (await store.readCheckpoint(index)) ?? null }))),
+  ]);
   const { head, events, seconds, heldBackBy } = await measureLag(db, checkpoint);
   return [
     {
@@ -43,6 +50,7 @@ async function statusOf({ db, store }: Context, generation: number, rebuild: Reb
       status: rebuild === undefined ? 'live' : 'rebuilding',
       generation,
       checkpoint: checkpoint ?? null,
+      partitions,
       head,
       lag: { events, seconds },
       heldBackBy,
