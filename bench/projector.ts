@@ -51,23 +51,14 @@ export async function benchProjector(): Promise<BenchRow[]> {
 
 async function benchCatchUp(scenario: CatchUpScenario): Promise<BenchRow> {
   const batchSize = envNumber('PROJECTOR_BATCH_SIZE', 10_000);
-  const database = await createBenchDatabase(4);
-  const redis = await connectRedis(benchRedisUrl);
-  const prefix = `cvbench_${randomBytes(4).toString('hex')}`;
-  try {
-    const project = await createProject(database.db, 'bench');
-    await definePoll(database.db, { projectId: project.id, name: 'votes', kind: 'updown' });
-    await scenario.fill(database.db, project.id);
-    await sql`analyze vote_events`.execute(database.db);
-
+  return onFilledLog(['votes'], scenario.fill, async (log) => {
     const baseline = await timed(async () => {
       let after;
-      for (let events = await readEventsAfter(database.db, after, batchSize); events.length > 0; events = await readEventsAfter(database.db, after, batchSize)) {
+      for (let events = await readEventsAfter(log.db, after, batchSize); events.length > 0; events = await readEventsAfter(log.db, after, batchSize)) {
         after = events.at(-1)!.position;
       }
     });
-
-    const { seconds: ours, start, peak } = await timeCatchUp(database, redis, prefix, { processes: 1, partitions: 1, batchSize });
+    const { seconds: ours, start, peak } = await timeCatchUp(log, log.prefix, { processes: 1, partitions: 1, batchSize });
     const oursRate = scenario.events / ours;
     const baselineRate = scenario.events / baseline;
     const ratio = oursRate / baselineRate;
@@ -81,11 +72,7 @@ async function benchCatchUp(scenario: CatchUpScenario): Promise<BenchRow> {
       peakRssMb: { projector: peak },
       figures: { events: scenario.events, targets: scenario.targets, batchSize, oursPerSecond: oursRate, baselinePerSecond: baselineRate, processStartSeconds: start, ratioAfterStart: scenario.events / (ours - start) / baselineRate },
     };
-  } finally {
-    await deleteBenchKeys(redis, prefix);
-    await redis.quit();
-    await database.dispose();
-  }
+  });
 }
 
 /**
@@ -95,32 +82,47 @@ async function benchCatchUp(scenario: CatchUpScenario): Promise<BenchRow> {
 async function benchPartitions(): Promise<BenchRow> {
   const events = envNumber('BENCH_PARTITION_EVENTS', 400_000);
   const targets = envNumber('BENCH_PROJECTOR_TARGETS', 100_000);
-  const polls = 8;
+  const polls = Array.from({ length: 8 }, (_, poll) => `votes-${poll}`);
   const batchSize = envNumber('PROJECTOR_BATCH_SIZE', 10_000);
-  const database = await createBenchDatabase(4);
-  const redis = await connectRedis(benchRedisUrl);
-  const prefix = `cvbench_${randomBytes(4).toString('hex')}`;
-  try {
-    const project = await createProject(database.db, 'bench');
-    for (let poll = 0; poll < polls; poll += 1) await definePoll(database.db, { projectId: project.id, name: `votes-${poll}`, kind: 'updown' });
-    await fillZipfLog(database.db, project.id, events, targets, 'votes', polls);
-    await sql`analyze vote_events`.execute(database.db);
-    const one = await timeCatchUp(database, redis, `${prefix}_1`, { processes: 1, partitions: 1, batchSize });
-    const two = await timeCatchUp(database, redis, `${prefix}_2`, { processes: 2, partitions: 2, batchSize });
+  const fill = (db: Kysely<Database>, projectId: string) => fillZipfLog(db, projectId, events, targets, 'votes', polls.length);
+  return onFilledLog(polls, fill, async (log) => {
+    const one = await timeCatchUp(log, `${log.prefix}_1`, { processes: 1, partitions: 1, batchSize });
+    const two = await timeCatchUp(log, `${log.prefix}_2`, { processes: 2, partitions: 2, batchSize });
     const [oneRate, twoRate] = [events / one.seconds, events / two.seconds];
     return {
-      scenario: `projector catch-up, 2 partitions over 2 processes, ${events.toLocaleString('en-US')} events over ${polls} polls`,
+      scenario: `projector catch-up, 2 partitions over 2 processes, ${events.toLocaleString('en-US')} events over ${polls.length} polls`,
       ours: `${perSecond(twoRate)} (each partition folds its half)`,
       baseline: `${perSecond(oneRate)} (one process, same log)`,
       ratio: twoRate / oneRate,
       target: 'scale-out, measured (no target)',
       met: null,
       peakRssMb: { 'each partition process': two.peak, 'one process': one.peak },
-      figures: { events, polls, batchSize, onePerSecond: oneRate, twoPerSecond: twoRate },
+      figures: { events, polls: polls.length, batchSize, onePerSecond: oneRate, twoPerSecond: twoRate },
     };
+  });
+}
+
+interface FilledLog {
+  readonly db: Kysely<Database>;
+  readonly url: string;
+  readonly redis: RedisClient;
+  /** Redis keys under it, and under prefixes made from it with "_", are deleted afterwards. */
+  readonly prefix: string;
+}
+
+/** A bench database of its own with one project and its updown `polls`, filled and analyzed, for `work`; gone afterwards, with its Redis keys. */
+async function onFilledLog<T>(polls: readonly string[], fill: (db: Kysely<Database>, projectId: string) => Promise<void>, work: (log: FilledLog) => Promise<T>): Promise<T> {
+  const database = await createBenchDatabase(4);
+  const redis = await connectRedis(benchRedisUrl);
+  const prefix = `cvbench_${randomBytes(4).toString('hex')}`;
+  try {
+    const project = await createProject(database.db, 'bench');
+    for (const name of polls) await definePoll(database.db, { projectId: project.id, name, kind: 'updown' });
+    await fill(database.db, project.id);
+    await sql`analyze vote_events`.execute(database.db);
+    return await work({ db: database.db, url: database.url, redis, prefix });
   } finally {
-    await deleteBenchKeys(redis, `${prefix}_1`);
-    await deleteBenchKeys(redis, `${prefix}_2`);
+    await deleteBenchKeys(redis, prefix);
     await redis.quit();
     await database.dispose();
   }
@@ -128,14 +130,13 @@ async function benchPartitions(): Promise<BenchRow> {
 
 /** Starts projector processes on the log and times them until every partition's checkpoint is the log's head. */
 async function timeCatchUp(
-  database: { db: Kysely<Database>; url: string },
-  redis: RedisClient,
+  { db, url, redis }: FilledLog,
   prefix: string,
   { processes, partitions, batchSize }: { processes: number; partitions: number; batchSize: number },
 ): Promise<{ seconds: number; start: number; peak: number }> {
-  const head = formatPosition((await readLogHead(database.db))!.position);
+  const head = formatPosition((await readLogHead(db))!.position);
   const services: RunningService[] = [];
-  const env = { ROLE: 'projector', DATABASE_URL: database.url, REDIS_URL: benchRedisUrl, REDIS_KEY_PREFIX: prefix, PROJECTOR_BATCH_SIZE: String(batchSize), PROJECTOR_PARTITIONS: String(partitions) };
+  const env = { ROLE: 'projector', DATABASE_URL: url, REDIS_URL: benchRedisUrl, REDIS_KEY_PREFIX: prefix, PROJECTOR_BATCH_SIZE: String(batchSize), PROJECTOR_PARTITIONS: String(partitions) };
   let start = 0;
   try {
     const seconds = await timed(async () => {
