@@ -202,6 +202,7 @@ function projectionAdmin(config: Config, { database, readSide, logger, registry 
     prefix: config.REDIS_KEY_PREFIX,
     logger,
     batchSize: config.PROJECTOR_BATCH_SIZE,
+    replicasToAcknowledge: config.REDIS_REPLICAS_TO_ACKNOWLEDGE,
     metrics: createRebuildMetrics(registry),
   });
 }

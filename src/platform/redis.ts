@@ -98,6 +98,14 @@ export async function waitForReplicas(redis: RedisClient, keys: readonly string[
   return acknowledged.every((count) => Number(count) >= replicas);
 }
 
+/** The same, on every master: after writes spread over all of them (a bulk load). */
+export async function waitForReplicasOfEveryMaster(redis: RedisClient, replicas: number, timeoutMs: number): Promise<boolean> {
+  const command = ['WAIT', String(replicas), String(timeoutMs)];
+  if (!isCluster(redis)) return Number(await redis.sendCommand(command)) >= replicas;
+  const acknowledged = await Promise.all([...redis.masters].map(async (master) => (await redis.nodeClient(master)).sendCommand(command)));
+  return acknowledged.every((count) => Number(count) >= replicas);
+}
+
 /** SCAN batches of the keys matching `pattern`; on a cluster, of every master in turn. */
 export async function* scanKeys(redis: RedisClient, pattern: string, count = 1000): AsyncGenerator<string[]> {
   if (!isCluster(redis)) {

@@ -4,16 +4,25 @@ import { definePollRules } from '../../src/domain/poll.js';
 import { rankScores } from '../../src/domain/ranking.js';
 import { applyBallotChange, emptyTally } from '../../src/domain/tally.js';
 import { connectRedis, type SingleRedis } from '../../src/platform/redis.js';
-import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
+import { liveGeneration, RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
+import { rebuildTallies } from '../../src/projections/operations/rebuild.js';
+import { VoteAppender } from '../../src/commands/vote-appender.js';
+import { pino } from 'pino';
 import type { PollChange } from '../../src/projections/tallies/tally-projection.js';
 import { type PrivateRedisServer, startPrivateRedisServer } from '../support/redis.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { givenProjectWithPolls } from '../support/fixtures.js';
+import { castRandomVotes, expectTalliesToMatchLog } from '../support/votes.js';
 
+const logger = pino({ level: 'silent' });
 let master: PrivateRedisServer | undefined;
 let replica: PrivateRedisServer | undefined;
 let masterClient: SingleRedis;
 let replicaClient: SingleRedis;
+let database: TestDatabase;
 
 beforeAll(async () => {
+  database = await createTestDatabase();
   [master, replica] = [await startPrivateRedisServer(), await startPrivateRedisServer()];
   if (master === undefined || replica === undefined) return;
   [masterClient, replicaClient] = [await connectRedis(master.url), await connectRedis(replica.url)];
@@ -26,6 +35,7 @@ afterAll(async () => {
   replicaClient?.destroy();
   await replica?.stop();
   await master?.stop();
+  await database.dispose();
 });
 
 describe('a read model whose writes replicas must acknowledge (REDIS_REPLICAS_TO_ACKNOWLEDGE)', () => {
@@ -54,5 +64,23 @@ describe('a read model whose writes replicas must acknowledge (REDIS_REPLICAS_TO
     await asleep;
     await store.applyChanges([], { from: undefined, to: '1.1', polls: [poll] });
     expect(await store.readCheckpoint()).toBe('1.1');
+  });
+
+  it('flips to a rebuilt generation only once the replica holds its bulk load', { timeout: 60_000 }, async (context) => {
+    if (master === undefined || replica === undefined) return context.skip();
+    const projectId = (await givenProjectWithPolls(database.db)).id;
+    const appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 2 });
+    await castRandomVotes(appender, projectId, 200);
+    await appender.close();
+    const rebuild = () => rebuildTallies({ db: database.db, redis: masterClient, prefix: 'cvrebuild', logger, batchSize: 50, unlinkAfterMs: 1000, replicasToAcknowledge: 1 });
+
+    const asleep = replicaClient.sendCommand(['DEBUG', 'SLEEP', '7']);
+    await expect(rebuild()).rejects.toThrow(/replicas of each Redis master acknowledged the bulk load/);
+    expect(await liveGeneration(masterClient, 'cvrebuild')).toBe(1);
+
+    await asleep;
+    await rebuild();
+    expect(await liveGeneration(masterClient, 'cvrebuild')).toBe(2);
+    await expectTalliesToMatchLog(database.db, await RedisTallyStore.open(masterClient, 'cvrebuild'), projectId);
   });
 });

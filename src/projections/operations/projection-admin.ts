@@ -61,7 +61,7 @@ async function statusOf({ db, store }: Context, generation: number, rebuild: Reb
 }
 
 export function redisProjectionAdmin(
-  context: Context & { redis: RedisClient; prefix: string; logger: Logger; batchSize: number; metrics?: RebuildMetrics },
+  context: Context & { redis: RedisClient; prefix: string; logger: Logger; batchSize: number; replicasToAcknowledge?: number; metrics?: RebuildMetrics },
 ): ProjectionAdmin {
   const { redis, prefix, logger, metrics } = context;
   return {

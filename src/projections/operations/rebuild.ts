@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/database.js';
-import { type RedisClient, unlinkMatching } from '../../platform/redis.js';
+import { type RedisClient, unlinkMatching, waitForReplicasOfEveryMaster } from '../../platform/redis.js';
 import { formatPosition } from '../../domain/position.js';
 import { Projector } from '../tallies/projector.js';
 import { partitionsOf } from '../tallies/partitions.js';
@@ -36,6 +36,12 @@ export interface RebuildOptions {
    * given. Projectors of another count refuse the new generation once it is live.
    */
   readonly partitions?: number;
+  /**
+   * Replicas of each master that must hold the new generation's writes before its checkpoints
+   * move (REDIS_REPLICAS_TO_ACKNOWLEDGE): the bulk load before it is marked whole, each catch-up
+   * batch before its checkpoint. 0 unless given.
+   */
+  readonly replicasToAcknowledge?: number;
 }
 
 export interface RebuildResult extends RebuildProgress {
@@ -49,6 +55,7 @@ export class RebuildInProgressError extends Error {
 
 const lockTtlMs = 30_000;
 const defaultTargetsPerFetch = 1000;
+const replicaWaitMs = 5000;
 
 /**
  * Blue/green rebuild: loads the log into generation g+1 in bulk while g keeps answering (each
@@ -116,7 +123,7 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
       report('rebuilding');
     });
   }
-  const store = RedisTallyStore.forRebuild(redis, prefix, generation, live, generationKeysNow.partitions);
+  const store = RedisTallyStore.forRebuild(redis, prefix, generation, live, generationKeysNow.partitions, options.replicasToAcknowledge);
   // Each partition catches up from the bulk load's checkpoint; every one reads the whole log, so progress counts the first's.
   const catchingUp = partitionsOf(generationKeysNow.partitions).map((partition) =>
     new Projector({
@@ -162,6 +169,11 @@ async function loadInBulk(options: RebuildOptions, lock: { lock: string; token: 
   const { db, redis, logger } = options;
   if (unfinished) await unlinkGeneration(redis, keys.prefix, keys.generation, logger);
   const loaded = await loadGenerationInBulk({ db, redis, keys, targetsPerFetch: options.targetsPerFetch ?? defaultTargetsPerFetch, onEvents });
+  const replicas = options.replicasToAcknowledge ?? 0;
+  if (replicas > 0 && !(await waitForReplicasOfEveryMaster(redis, replicas, replicaWaitMs))) {
+    // Marked whole now, a failover could lose part of the load for good: the next try loads it again.
+    throw new Error(`Fewer than ${replicas} replicas of each Redis master acknowledged the bulk load within ${replicaWaitMs} ms; run the rebuild again`);
+  }
   // An empty log leaves no checkpoint: the projectors start from its first event. The count stands either way.
   const checkpoint = loaded === undefined ? '' : formatPosition(loaded);
   const marked = await redis.eval(

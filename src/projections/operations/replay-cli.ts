@@ -30,6 +30,7 @@ try {
     batchSize: config.PROJECTOR_BATCH_SIZE,
     // Set: the new generation is split into this many partitions; unset: as many as the live one.
     partitions: config.PROJECTOR_PARTITIONS,
+    replicasToAcknowledge: config.REDIS_REPLICAS_TO_ACKNOWLEDGE,
     onProgress: show,
   });
   if (terminal) process.stdout.write('\n');

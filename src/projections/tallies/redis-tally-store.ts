@@ -40,8 +40,8 @@ export class RedisTallyStore implements TallyStore {
   }
 
   /** A rebuild's store: writes `generation` whatever is live, refused once `replacing` is no longer live. */
-  static forRebuild(redis: RedisClient, prefix: string, generation: number, replacing: number, partitions = 1): RedisTallyStore {
-    return new RedisTallyStore(redis, new RedisKeys(prefix, generation, partitions), replacing);
+  static forRebuild(redis: RedisClient, prefix: string, generation: number, replacing: number, partitions = 1, replicasToAcknowledge = 0): RedisTallyStore {
+    return new RedisTallyStore(redis, new RedisKeys(prefix, generation, partitions), replacing, replicasToAcknowledge);
   }
 
   get generation(): number {
