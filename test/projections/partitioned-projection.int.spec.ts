@@ -9,23 +9,18 @@ import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { givenProjectWithPolls } from '../support/fixtures.js';
 import { type ProjectorProcess, projectorProcesses } from '../support/projector-processes.js';
-import { createTestRedis, type TestRedis } from '../support/redis.js';
+import type { TestRedis } from '../support/redis.js';
 import { redisVariants } from '../support/redis-cluster.js';
 import { castRandomVotes, expectTalliesToMatchLog, testPolls } from '../support/votes.js';
 
 const logger = pino({ level: 'silent' });
 let database: TestDatabase;
-let redis: TestRedis | undefined;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  redis = await createTestRedis();
 });
 
-afterAll(async () => {
-  await redis?.dispose();
-  await database.dispose();
-});
+afterAll(() => database.dispose());
 
 const eventually = (check: () => unknown) => vi.waitFor(check, { timeout: 30_000, interval: 100 });
 
@@ -51,22 +46,29 @@ async function projectsCoveringPartitions(count: number): Promise<string[]> {
   return projects;
 }
 
-const processes = projectorProcesses(() => ({ DATABASE_URL: database.url!, REDIS_URL: redis!.url, REDIS_KEY_PREFIX: `${redis!.prefix}_split`, PROJECTOR_PARTITIONS: '2' }));
-afterEach(() => processes.stopAll());
-
 /** How many partitions a process leads now, by its log. */
 const partitionsLed = (p: ProjectorProcess) => {
   const output = p.output.join('');
   return output.split('projector leads a partition').length - output.split('projector let go of a partition').length;
 };
 
-describe('two partitions over two projector processes', () => {
-  it('share the work, and when one is killed -9 the other takes its partition over; every tally equals the log', async (context) => {
-    if (database.url === undefined || redis === undefined) context.skip();
-    const prefix = `${redis!.prefix}_split`;
+describe.each(redisVariants)('partitioned projection on $name', ({ create }) => {
+  let variant: TestRedis | undefined;
+  beforeAll(async () => {
+    variant = await create();
+  });
+  afterAll(() => variant?.dispose());
+
+  const processes = projectorProcesses(() => ({ DATABASE_URL: database.url!, ...variant!.env, REDIS_KEY_PREFIX: `${variant!.prefix}_split`, PROJECTOR_PARTITIONS: '2' }));
+  afterEach(() => processes.stopAll());
+
+  it('two partitions over two projector processes share the work; when one is killed -9 the other takes its partition over, and every tally equals the log', { timeout: 120_000 }, async (context) => {
+    if (database.url === undefined || variant === undefined) return context.skip();
+    const redis = variant;
+    const prefix = `${redis.prefix}_split`;
     const projects = await projectsCoveringPartitions(2);
     const appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 2 });
-    const store = await RedisTallyStore.open(redis!.client, prefix, { partitions: 2 });
+    const store = await RedisTallyStore.open(redis.client, prefix, { partitions: 2 });
     const pair = [processes.start(), processes.start()];
 
     await eventually(() => expect(pair.map(partitionsLed)).toEqual([1, 1]));
@@ -83,20 +85,12 @@ describe('two partitions over two projector processes', () => {
     await eventually(async () => {
       for (const projectId of projects) await expectTalliesToMatchLog(database.db, store, projectId);
     });
-    const report = await verifyTallies(database.db, redis!.client, prefix, { waitMs: 20_000 });
+    const report = await verifyTallies(database.db, redis.client, prefix, { waitMs: 20_000 });
     expect({ behind: report.behind, differences: report.differences }).toEqual({ behind: undefined, differences: [] });
     await appender.close();
   });
-});
 
-describe.each(redisVariants)('changing the partition count on $name', ({ create }) => {
-  let variant: TestRedis | undefined;
-  beforeAll(async () => {
-    variant = await create();
-  });
-  afterAll(() => variant?.dispose());
-
-  it('takes a rebuild: a projector of another count refuses the read model, and the rebuilt one is split as asked', { timeout: 120_000 }, async (context) => {
+  it('changing the partition count takes a rebuild: a projector of another count refuses the read model, and the rebuilt one is split as asked', { timeout: 120_000 }, async (context) => {
     if (variant === undefined) return context.skip();
     const redis = variant;
     const prefix = `${redis.prefix}_resplit`;
