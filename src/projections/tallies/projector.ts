@@ -200,16 +200,23 @@ export class Projector {
 
   /** What the store holds of `keys`, from what this projector wrote where it remembers it. */
   private async loadTallies(keys: readonly TallyKey[]): Promise<StoredTallies> {
-    const missing = keys.filter((key) => !this.written.has(tallyIdOf(key)) || !this.pollCheckpoints.has(pollIdOf(key)));
-    const loaded = missing.length === 0 ? { tallies: new Map<string, Tally>(), checkpoints: new Map<string, string>() } : await this.options.store.loadTallies(missing);
-    const tallies = new Map(loaded.tallies);
-    const checkpoints = new Map(loaded.checkpoints);
+    const tallies = new Map<string, Tally>();
+    const checkpoints = new Map<string, string>();
+    const missing: TallyKey[] = [];
     for (const key of keys) {
-      const known = this.written.get(tallyIdOf(key));
-      if (known !== undefined) tallies.set(tallyIdOf(key), known);
-      const checkpoint = this.pollCheckpoints.get(pollIdOf(key));
-      if (checkpoint !== undefined) checkpoints.set(pollIdOf(key), checkpoint);
+      const id = tallyIdOf(key);
+      const pollId = pollIdOf(key);
+      const known = this.written.get(id);
+      const checkpoint = this.pollCheckpoints.get(pollId);
+      if (known !== undefined) tallies.set(id, known);
+      if (checkpoint !== undefined) checkpoints.set(pollId, checkpoint);
+      if (known === undefined || checkpoint === undefined) missing.push(key);
     }
+    if (missing.length === 0) return { tallies, checkpoints };
+    // What this projector wrote is at least as new as what it reads back.
+    const loaded = await this.options.store.loadTallies(missing);
+    for (const [id, tally] of loaded.tallies) if (!tallies.has(id)) tallies.set(id, tally);
+    for (const [id, checkpoint] of loaded.checkpoints) if (!checkpoints.has(id)) checkpoints.set(id, checkpoint);
     return { tallies, checkpoints };
   }
 
