@@ -51,8 +51,8 @@ export class Projector {
   /** The checkpoint this projector last wrote; undefined until read from the store. */
   private checkpoint: string | undefined;
   private lagRecordedAt = 0;
-  /** Changed tallies not yet announced on the feed (while far behind), by tallyIdOf. */
-  private readonly unpublished = new Map<string, TallyUpdate>();
+  /** Changed tallies not yet announced on the feed (while far behind), by pollIdOf, then target. */
+  private readonly unpublished = new Map<string, Map<string, TallyUpdate>>();
   private publishedAt = 0;
   private lostWritesCheckedAt = 0;
   private wakeUp: (() => void) | undefined;
@@ -180,17 +180,24 @@ export class Projector {
     metrics?.batchSize.observe(events.length);
     metrics?.lagSeconds.set(Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
     if (feed === undefined) return;
-    for (const change of changes) {
-      for (const { key, tally } of change.tallies) this.unpublished.set(tallyIdOf(key), { ...key, tally, position: change.checkpoint });
-    }
+    for (const change of changes) this.holdBack(change);
     // Far behind, only the latest of each tally is worth announcing: at most once a second.
     const announce = !behind || Date.now() - this.publishedAt >= publishEveryMsWhenBehind;
     await this.publish(move.to, announce);
   }
 
+  /** Keeps the change's tallies for the next announcement, replacing older ones of the same target: one id per poll, not per tally. */
+  private holdBack(change: PollChange): void {
+    const pollId = pollIdOf(change.poll);
+    let byTarget = this.unpublished.get(pollId);
+    if (byTarget === undefined) this.unpublished.set(pollId, (byTarget = new Map()));
+    const { projectId, poll } = change.poll;
+    for (const { key, tally } of change.tallies) byTarget.set(key.target, { projectId, poll, target: key.target, tally, position: change.checkpoint });
+  }
+
   /** Tells the feed where the projection stands, with the changed tallies held back if `announce`. */
   private async publish(checkpoint: string, announce = true): Promise<void> {
-    const updates = announce ? [...this.unpublished.values()] : [];
+    const updates = announce ? [...this.unpublished.values()].flatMap((byTarget) => [...byTarget.values()]) : [];
     if (announce) {
       this.unpublished.clear();
       this.publishedAt = Date.now();
