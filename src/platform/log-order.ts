@@ -30,8 +30,9 @@ export function positionFromColumns(row: PositionColumns): LogPosition {
 }
 
 /**
- * The position token rendered by PostgreSQL, only where PostgreSQL renders the whole JSON document
- * (the NDJSON export, an idempotency key's stored answer): it must match formatPosition.
+ * The position token rendered by PostgreSQL, where PostgreSQL renders the whole JSON document
+ * (the NDJSON export, an idempotency key's stored answer) or a reader keeps one string per event
+ * instead of two (the projector): it must match formatPosition and parsePosition.
  */
 export function positionTokenSql(table?: string) {
   const column = (name: string) => (table === undefined ? sql.ref(name) : sql.ref(`${table}.${name}`));

@@ -22,6 +22,11 @@ export function rememberPool<DB>(db: Kysely<DB>, pool: pg.Pool): void {
   pools.set(db as unknown as Kysely<never>, pool);
 }
 
+/** The pg pool under a Kysely opened on PostgreSQL; undefined on PGlite. */
+export function pgPoolOf<DB>(db: Kysely<DB>): pg.Pool | undefined {
+  return pools.get(db as unknown as Kysely<never>);
+}
+
 /**
  * Runs `work` in one transaction. PostgreSQL: on a pooled client, each statement sent as one
  * simple-protocol message with BEGIN or COMMIT (a message with several statements cannot carry

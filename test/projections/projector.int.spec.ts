@@ -3,6 +3,9 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
+import { emptyTally, type Tally } from '../../src/domain/tally.js';
+import { recomputeTallies } from '../../src/projections/log-queries/recompute-tallies.js';
+import { InProcessTallyFeed } from '../../src/projections/realtime/tally-feed.js';
 import { MemoryTallyStore } from '../../src/projections/tallies/memory-tally-store.js';
 import { Projector } from '../../src/projections/tallies/projector.js';
 import { RedisTallyStore } from '../../src/projections/tallies/redis-tally-store.js';
@@ -69,6 +72,20 @@ describe.each(redisVariants)('the projector on $name', ({ create }) => {
     await projectToHead(database.db, replay, store);
     expect(await store.readTallies({ projectId, poll: 'votes' }, ['t0', 't1', 't2'])).toEqual(before);
     await expectTalliesToMatchLog(database.db, store, projectId);
+  });
+
+  it('announces on the feed the latest tally of every target it changed, in every poll, once caught up', async () => {
+    await castRandomVotes(appender, projectId, 300);
+    const latest = new Map<string, Tally>();
+    const feed = new InProcessTallyFeed();
+    // The projector folds the whole log, the projects of earlier tests too.
+    await feed.subscribe(({ updates }) => updates.forEach((update) => update.projectId === projectId && latest.set(`${update.poll}/${update.target}`, update.tally)));
+    // Batches of 20 come back full: far behind, the projector holds tallies back and announces the latest of each.
+    await projectToHead(database.db, new Projector({ db: database.db, store, logger, batchSize: 20, pollIntervalMs: 50, feed }), store);
+    const expected = new Map([...(await recomputeTallies(database.db, projectId)).values()].map(({ key, tally }) => [`${key.poll}/${key.target}`, tally]));
+    expect([...expected.keys()].filter((key) => !latest.has(key))).toEqual([]);
+    // A tally whose every ballot was retracted is announced at zero; the recomputation leaves it out.
+    expect(Object.fromEntries(latest)).toEqual(Object.fromEntries([...latest.keys()].map((key) => [key, expected.get(key) ?? emptyTally])));
   });
 
   it('never skips an event whose transaction commits after a later position', async (context) => {

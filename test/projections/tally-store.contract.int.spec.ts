@@ -113,6 +113,21 @@ describe.each(stores)('the $name tally store', ({ open }) => {
     const readings = await store.readTallies(poll, targets);
     expect(readings.map((reading) => reading.tally.count)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
+
+  it('keeps voters apart whatever their ids hold: quotes, backslashes, control characters, any script, thousands in one batch', async () => {
+    const odd = ['"q"', 'back\\slash', 'tab\tnew\nline\u0001', 'ü 日本 🎉', '[1,2]', '{}', 'null', '0'];
+    const many = Array.from({ length: 2600 }, (_, v) => `m${v}`);
+    const moves = [...odd, ...many].map((voter, i) => [voter, 0, i % 2 === 0 ? 1 : -1] as [string, number, number]);
+    await store.applyChanges(pollChange('20.9', '21.1', change(key('odd'), emptyTally, moves)), { from: '20.9', to: '21.1' });
+    for (const [voter, , value] of [...moves.slice(0, odd.length), moves.at(-1)!]) {
+      expect((await store.readTallies(poll, ['odd'], voter))[0]!.voterValue).toBe(value);
+    }
+    const [before] = await store.readTallies(poll, ['odd']);
+    await store.applyChanges(pollChange('21.1', '22.1', change(key('odd'), before!.tally, [[odd[0]!, 1, 0], [odd[2]!, 1, 0]])), { from: '21.1', to: '22.1' });
+    expect((await store.readTallies(poll, ['odd'], odd[0]))[0]!.voterValue).toBe(0);
+    expect((await store.readTallies(poll, ['odd'], odd[2]))[0]).toMatchObject({ tally: { count: moves.length - 2 }, voterValue: 0 });
+    expect((await store.readTallies(poll, ['odd'], odd[1]))[0]!.voterValue).toBe(-1);
+  });
 });
 
 const poll = { projectId: randomUUID(), poll: 'votes' };

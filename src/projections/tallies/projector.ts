@@ -64,8 +64,8 @@ export class Projector {
   /** The checkpoint this projector last wrote; undefined until read from the store. */
   private checkpoint: string | undefined;
   private lagRecordedAt = 0;
-  /** Changed tallies not yet announced on the feed (while far behind), by tallyIdOf. */
-  private readonly unpublished = new Map<string, TallyUpdate>();
+  /** Changed tallies not yet announced on the feed (while far behind), by pollIdOf, then target. */
+  private readonly unpublished = new Map<string, Map<string, TallyUpdate>>();
   private publishedAt = 0;
   private lostWritesCheckedAt = 0;
   private wakeUp: (() => void) | undefined;
@@ -208,17 +208,24 @@ export class Projector {
     metrics?.batchSize.observe(events.length);
     metrics?.lagSeconds.set(Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
     if (feed === undefined) return;
-    for (const change of changes) {
-      for (const { key, tally } of change.tallies) this.unpublished.set(tallyIdOf(key), { ...key, tally, position: change.checkpoint });
-    }
+    for (const change of changes) this.holdBack(change);
     // Far behind, only the latest of each tally is worth announcing: at most once a second.
     const announce = !behind || Date.now() - this.publishedAt >= publishEveryMsWhenBehind;
     await this.publish(move.to, announce);
   }
 
+  /** Keeps the change's tallies for the next announcement, replacing older ones of the same target: one id per poll, not per tally. */
+  private holdBack(change: PollChange): void {
+    const pollId = pollIdOf(change.poll);
+    let byTarget = this.unpublished.get(pollId);
+    if (byTarget === undefined) this.unpublished.set(pollId, (byTarget = new Map()));
+    const { projectId, poll } = change.poll;
+    for (const { key, tally } of change.tallies) byTarget.set(key.target, { projectId, poll, target: key.target, tally, position: change.checkpoint });
+  }
+
   /** Tells the feed where the projection stands, with the changed tallies held back if `announce`. */
   private async publish(checkpoint: string, announce = true): Promise<void> {
-    const updates = announce ? [...this.unpublished.values()] : [];
+    const updates = announce ? [...this.unpublished.values()].flatMap((byTarget) => [...byTarget.values()]) : [];
     if (announce) {
       this.unpublished.clear();
       this.publishedAt = Date.now();
@@ -228,16 +235,23 @@ export class Projector {
 
   /** What the store holds of `keys`, from what this projector wrote where it remembers it. */
   private async loadTallies(keys: readonly TallyKey[]): Promise<StoredTallies> {
-    const missing = keys.filter((key) => !this.written.has(tallyIdOf(key)) || !this.pollCheckpoints.has(pollIdOf(key)));
-    const loaded = missing.length === 0 ? { tallies: new Map<string, Tally>(), checkpoints: new Map<string, string>() } : await this.options.store.loadTallies(missing);
-    const tallies = new Map(loaded.tallies);
-    const checkpoints = new Map(loaded.checkpoints);
+    const tallies = new Map<string, Tally>();
+    const checkpoints = new Map<string, string>();
+    const missing: TallyKey[] = [];
     for (const key of keys) {
-      const known = this.written.get(tallyIdOf(key));
-      if (known !== undefined) tallies.set(tallyIdOf(key), known);
-      const checkpoint = this.pollCheckpoints.get(pollIdOf(key));
-      if (checkpoint !== undefined) checkpoints.set(pollIdOf(key), checkpoint);
+      const id = tallyIdOf(key);
+      const pollId = pollIdOf(key);
+      const known = this.written.get(id);
+      const checkpoint = this.pollCheckpoints.get(pollId);
+      if (known !== undefined) tallies.set(id, known);
+      if (checkpoint !== undefined) checkpoints.set(pollId, checkpoint);
+      if (known === undefined || checkpoint === undefined) missing.push(key);
     }
+    if (missing.length === 0) return { tallies, checkpoints };
+    // What this projector wrote is at least as new as what it reads back.
+    const loaded = await this.options.store.loadTallies(missing);
+    for (const [id, tally] of loaded.tallies) if (!tallies.has(id)) tallies.set(id, tally);
+    for (const [id, checkpoint] of loaded.checkpoints) if (!checkpoints.has(id)) checkpoints.set(id, checkpoint);
     return { tallies, checkpoints };
   }
 

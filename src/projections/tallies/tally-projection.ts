@@ -51,16 +51,22 @@ interface Working extends TallyAccumulator {
 
 interface PollFold {
   readonly poll: PollKey;
-  readonly after: LogPosition | undefined;
+  /** The poll's stored checkpoint while an event of the batch may still lie at or before it. */
+  skipUpTo: LogPosition | undefined;
   expected: string | undefined;
-  last: LogPosition | undefined;
+  last: LoggedVote | undefined;
+  /** By target. */
   working: Map<string, Working>;
+  /** Where each tally stands as the fold goes on, across the changes a big poll is cut into; by target. */
+  readonly current: Map<string, Tally>;
   readonly done: PollChange[];
 }
 
 /**
  * Folds a batch in memory into changes per poll. Events a poll already holds (at or before its
  * checkpoint) are skipped, so replaying a batch after a crash never counts anything twice.
+ * Runs once per event of a catch-up, so it keys by target within a poll and looks a poll up
+ * only when the poll changes from one event to the next.
  */
 export function foldTallies(
   events: readonly LoggedVote[],
@@ -69,44 +75,51 @@ export function foldTallies(
   talliesPerChange = defaultTalliesPerChange,
 ): PollChange[] {
   const polls = new Map<string, PollFold>();
-  // Where each tally stands as the fold goes on, across the changes a big poll is cut into.
-  const current = new Map<string, Tally>();
+  let fold: PollFold | undefined;
   for (const event of events) {
-    const pollId = pollIdOf(event);
-    let fold = polls.get(pollId);
-    if (fold === undefined) {
-      const checkpoint = stored.checkpoints.get(pollId);
-      fold = { poll: pickPollKey(event), after: checkpoint === undefined ? undefined : parsePosition(checkpoint), expected: checkpoint, last: undefined, working: new Map(), done: [] };
-      polls.set(pollId, fold);
+    if (fold === undefined || event.poll !== fold.poll.poll || event.projectId !== fold.poll.projectId) fold = pollFoldOf(polls, event, stored);
+    if (fold.skipUpTo !== undefined) {
+      if (comparePositions(event.position, fold.skipUpTo) <= 0) continue;
+      fold.skipUpTo = undefined; // the batch is in log order: every later event of the poll lies after it too
     }
-    if (fold.after !== undefined && comparePositions(event.position, fold.after) <= 0) continue;
-    const id = tallyIdOf(event);
-    let entry = fold.working.get(id);
+    let entry = fold.working.get(event.target);
     if (entry === undefined) {
-      if (fold.working.size >= talliesPerChange) cutChange(fold, rulesOf, current);
-      const before = current.get(id) ?? stored.tallies.get(id) ?? emptyTally;
+      if (fold.working.size >= talliesPerChange) cutChange(fold, rulesOf);
+      const before = fold.current.get(event.target) ?? stored.tallies.get(tallyIdOf(event)) ?? emptyTally;
       entry = { key: pickTallyKey(event), before, ...before, histogram: { ...before.histogram }, voters: new Map() };
-      fold.working.set(id, entry);
+      fold.working.set(event.target, entry);
     }
     moveBallot(entry, event.previous, event.value);
     entry.voters.set(event.voter, event.value);
-    fold.last = event.position;
+    fold.last = event;
   }
   const changes: PollChange[] = [];
-  for (const fold of polls.values()) {
-    cutChange(fold, rulesOf, current);
-    changes.push(...fold.done);
+  for (const poll of polls.values()) {
+    cutChange(poll, rulesOf);
+    changes.push(...poll.done);
   }
   return changes;
 }
 
+function pollFoldOf(polls: Map<string, PollFold>, event: LoggedVote, stored: StoredTallies): PollFold {
+  const pollId = pollIdOf(event);
+  let fold = polls.get(pollId);
+  if (fold === undefined) {
+    const checkpoint = stored.checkpoints.get(pollId);
+    const skipUpTo = checkpoint === undefined ? undefined : parsePosition(checkpoint);
+    fold = { poll: pickPollKey(event), skipUpTo, expected: checkpoint, last: undefined, working: new Map(), current: new Map(), done: [] };
+    polls.set(pollId, fold);
+  }
+  return fold;
+}
+
 /** Closes the poll's change so far (if it holds anything) and starts the next from its checkpoint. */
-function cutChange(fold: PollFold, rulesOf: (key: TallyKey) => PollRules, current: Map<string, Tally>): void {
+function cutChange(fold: PollFold, rulesOf: (key: TallyKey) => PollRules): void {
   if (fold.last === undefined || fold.working.size === 0) return;
   const tallies: TallyChange[] = [];
-  for (const [id, entry] of fold.working) {
+  for (const [target, entry] of fold.working) {
     const tally: Tally = { count: entry.count, sum: entry.sum, up: entry.up, down: entry.down, histogram: entry.histogram };
-    current.set(id, tally);
+    fold.current.set(target, tally);
     tallies.push({
       key: entry.key,
       tally,
@@ -115,7 +128,7 @@ function cutChange(fold: PollFold, rulesOf: (key: TallyKey) => PollRules, curren
       scores: rankScores(rulesOf(entry.key), tally),
     });
   }
-  const checkpoint = formatPosition(fold.last);
+  const checkpoint = formatPosition(fold.last.position);
   fold.done.push({ poll: fold.poll, expectedCheckpoint: fold.expected, checkpoint, tallies });
   fold.expected = checkpoint;
   fold.working = new Map();
@@ -140,8 +153,24 @@ export function foldLatestBallots(key: TallyKey, ballots: readonly LatestBallot[
   return { key, tally, emptiedBuckets: [], voters, scores: rankScores(rules, tally) };
 }
 
+/** The tallies the events move, each once; a poll is looked up only when it changes from one event to the next. */
 export function uniqueTallyKeys(events: readonly LoggedVote[]): TallyKey[] {
-  return [...new Map(events.map((event) => [tallyIdOf(event), pickTallyKey(event)])).values()];
+  const keys: TallyKey[] = [];
+  const targetsByPoll = new Map<string, Set<string>>();
+  let targets: Set<string> | undefined;
+  let previous: LoggedVote | undefined;
+  for (const event of events) {
+    if (targets === undefined || event.poll !== previous!.poll || event.projectId !== previous!.projectId) {
+      const pollId = pollIdOf(event);
+      targets = targetsByPoll.get(pollId);
+      if (targets === undefined) targetsByPoll.set(pollId, (targets = new Set()));
+    }
+    previous = event;
+    if (targets.has(event.target)) continue;
+    targets.add(event.target);
+    keys.push(pickTallyKey(event));
+  }
+  return keys;
 }
 
 export function uniquePollKeys(keys: readonly PollKey[]): PollKey[] {
