@@ -156,7 +156,7 @@ export class Projector {
       this.forget();
       throw error;
     }
-    await this.recordLag();
+    this.recordLag();
     return applied;
   }
 
@@ -293,15 +293,23 @@ export class Projector {
     }
   }
 
-  /** After catching up, whatever is left belongs to transactions still in flight. At most once a second. */
-  private async recordLag(): Promise<void> {
-    const { metrics, db } = this.options;
+  /**
+   * After catching up, whatever is left belongs to transactions still in flight. At most once a
+   * second, and beside the next batches rather than before them: the two queries took the
+   * projector's wake-up for themselves once a second.
+   */
+  private recordLag(): void {
+    const { metrics, db, logger } = this.options;
     if (metrics === undefined || Date.now() - this.lagRecordedAt < 1000) return;
     this.lagRecordedAt = Date.now();
-    const lag = await measureLag(db, this.checkpoint);
-    metrics.lagEvents.set(lag.events);
-    metrics.lagSeconds.set(lag.seconds);
-    metrics.oldestTransactionSeconds.set(lag.oldestTransaction?.ageSeconds ?? 0);
+    measureLag(db, this.checkpoint).then(
+      (lag) => {
+        metrics.lagEvents.set(lag.events);
+        metrics.lagSeconds.set(lag.seconds);
+        metrics.oldestTransactionSeconds.set(lag.oldestTransaction?.ageSeconds ?? 0);
+      },
+      (error: unknown) => logger.warn({ err: error }, 'projector could not measure its lag'),
+    );
   }
 
   private waitForWork(signal: AbortSignal): Promise<void> {
