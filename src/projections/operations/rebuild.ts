@@ -114,18 +114,18 @@ async function rebuildHoldingLock(options: RebuildOptions, keys: ReturnType<type
   await redis.hSet(keys.state, { generation: String(generation), status: 'rebuilding', startedAt });
   logger.info({ live, generation, resumed: resumed > live }, 'tally rebuild started');
 
-  let generationKeysNow = await generationKeys(redis, prefix, generation);
-  if ((await RedisTallyStore.forRebuild(redis, prefix, generation, live, generationKeysNow.partitions).readCheckpoint()) === undefined) {
+  let newKeys = await generationKeys(redis, prefix, generation);
+  if ((await RedisTallyStore.forRebuild(redis, prefix, generation, live, newKeys.partitions).readCheckpoint()) === undefined) {
     const partitions = options.partitions ?? (await generationKeys(redis, prefix, live)).partitions;
-    generationKeysNow = new RedisKeys(prefix, generation, partitions);
-    await loadInBulk(options, keys, generationKeysNow, resumed > live, (events) => {
+    newKeys = new RedisKeys(prefix, generation, partitions);
+    await loadInBulk(options, keys, newKeys, resumed > live, (events) => {
       eventsDone += events;
       report('rebuilding');
     });
   }
-  const store = RedisTallyStore.forRebuild(redis, prefix, generation, live, generationKeysNow.partitions, options.replicasToAcknowledge);
+  const store = RedisTallyStore.forRebuild(redis, prefix, generation, live, newKeys.partitions, options.replicasToAcknowledge);
   // Each partition catches up from the bulk load's checkpoint; every one reads the whole log, so progress counts the first's.
-  const catchingUp = partitionsOf(generationKeysNow.partitions).map((partition) =>
+  const catchingUp = partitionsOf(newKeys.partitions).map((partition) =>
     new Projector({
       db,
       store,
