@@ -1,4 +1,6 @@
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { createProjectorMetrics } from '../../src/projections/tallies/projector-metrics.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VoteAppender } from '../../src/commands/vote-appender.js';
 import { verifyTallies } from '../../src/projections/operations/verify-tallies.js';
@@ -88,6 +90,22 @@ describe.each(redisVariants)('partitioned projection on $name', ({ create }) => 
     const report = await verifyTallies(database.db, redis.client, prefix, { waitMs: 20_000 });
     expect({ behind: report.behind, differences: report.differences }).toEqual({ behind: undefined, differences: [] });
     await appender.close();
+  });
+
+  it('report each partition a process leads, and its lag, by partition in the metrics', async (context) => {
+    if (variant === undefined) return context.skip();
+    const registry = new Registry();
+    const metrics = createProjectorMetrics(registry);
+    const store = await RedisTallyStore.open(variant.client, `${variant.prefix}_metrics`, { partitions: 2 });
+    const stop = new AbortController();
+    let epoch = Date.now();
+    const leading = new Projector({ db: database.db, store, logger, metrics, batchSize: 50, pollIntervalMs: 50, partition: { index: 1, count: 2 } }).lead(async () => (epoch += 1), stop.signal);
+    const sample = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.map(({ labels, value }) => ({ labels, value }));
+    await eventually(async () => expect(await sample('clickvote_projector_leading')).toEqual([{ labels: { partition: '1' }, value: 1 }]));
+    await eventually(async () => expect((await sample('clickvote_projector_lag_seconds')).map(({ labels }) => labels)).toEqual([{ partition: '1' }]));
+    stop.abort();
+    await leading;
+    expect(await sample('clickvote_projector_leading')).toEqual([{ labels: { partition: '1' }, value: 0 }]);
   });
 
   it('changing the partition count takes a rebuild: a projector of another count refuses the read model, and the rebuilt one is split as asked', { timeout: 120_000 }, async (context) => {

@@ -3,9 +3,12 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export interface ProjectorMetrics {
   readonly eventsApplied: Counter;
   readonly batchSize: Histogram;
-  readonly lagEvents: Gauge;
-  readonly lagSeconds: Gauge;
+  /** By partition: each partition's projector measures its own. */
+  readonly lagEvents: Gauge<'partition'>;
+  readonly lagSeconds: Gauge<'partition'>;
   readonly oldestTransactionSeconds: Gauge;
+  /** 1 for each partition this process's projector leads. */
+  readonly leading: Gauge<'partition'>;
 }
 
 export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
@@ -23,17 +26,25 @@ export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
     }),
     lagEvents: new Gauge({
       name: 'clickvote_projector_lag_events',
-      help: 'Events in the log the read model has not applied yet (approximate)',
+      help: 'Events in the log the read model (the partition, with PROJECTOR_PARTITIONS) has not applied yet (approximate)',
+      labelNames: ['partition'],
       registers: [registry],
     }),
     lagSeconds: new Gauge({
       name: 'clickvote_projector_lag_seconds',
-      help: 'Age of the oldest committed event the read model has not applied yet; 0 when caught up',
+      help: 'Age of the oldest committed event the read model (the partition) has not applied yet; 0 when caught up',
+      labelNames: ['partition'],
       registers: [registry],
     }),
     oldestTransactionSeconds: new Gauge({
       name: 'clickvote_projector_oldest_xact_age_seconds',
       help: 'Age of the oldest transaction holding a transaction id anywhere in the PostgreSQL cluster (prepared ones too); projection waits for it; 0 when none',
+      registers: [registry],
+    }),
+    leading: new Gauge({
+      name: 'clickvote_projector_leading',
+      help: '1 while this process leads the partition (partition "0" without PROJECTOR_PARTITIONS), 0 once it let go',
+      labelNames: ['partition'],
       registers: [registry],
     }),
   };

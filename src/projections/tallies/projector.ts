@@ -58,6 +58,7 @@ export class Projector {
   private readonly polls: PollCache;
   private readonly partition: Partition;
   private readonly owns: (event: LoggedVote) => boolean;
+  private readonly partitionLabel: { partition: string };
   private readonly written = new Map<string, Tally>();
   /** The checkpoint of each poll this projector wrote, kept with `written`. */
   private readonly pollCheckpoints = new Map<string, string>();
@@ -75,6 +76,7 @@ export class Projector {
     this.polls = options.polls ?? new PollCache(options.db);
     this.partition = options.partition ?? wholeLog;
     this.owns = belongsTo(this.partition);
+    this.partitionLabel = { partition: String(this.partition.index) };
   }
 
   /** Ends the current wait early: new events were committed. */
@@ -88,7 +90,13 @@ export class Projector {
    * the term ends. `nextEpoch` draws epochs on the session that holds the leadership lock.
    */
   async lead(nextEpoch: (floor: number) => Promise<number>, signal: AbortSignal): Promise<void> {
-    if (await this.claim(nextEpoch, signal)) await this.run(signal);
+    if (!(await this.claim(nextEpoch, signal))) return;
+    this.options.metrics?.leading.set(this.partitionLabel, 1);
+    try {
+      await this.run(signal);
+    } finally {
+      this.options.metrics?.leading.set(this.partitionLabel, 0);
+    }
   }
 
   /**
@@ -206,7 +214,7 @@ export class Projector {
     this.options.onBatchApplied?.(events.length);
     metrics?.eventsApplied.inc(events.length);
     metrics?.batchSize.observe(events.length);
-    metrics?.lagSeconds.set(Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
+    metrics?.lagSeconds.set(this.partitionLabel, Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
     if (feed === undefined) return;
     for (const change of changes) this.holdBack(change);
     // Far behind, only the latest of each tally is worth announcing: at most once a second.
@@ -304,8 +312,8 @@ export class Projector {
     this.lagRecordedAt = Date.now();
     measureLag(db, this.checkpoint).then(
       (lag) => {
-        metrics.lagEvents.set(lag.events);
-        metrics.lagSeconds.set(lag.seconds);
+        metrics.lagEvents.set(this.partitionLabel, lag.events);
+        metrics.lagSeconds.set(this.partitionLabel, lag.seconds);
         metrics.oldestTransactionSeconds.set(lag.oldestTransaction?.ageSeconds ?? 0);
       },
       (error: unknown) => logger.warn({ err: error }, 'projector could not measure its lag'),
