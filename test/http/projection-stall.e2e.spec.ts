@@ -40,9 +40,11 @@ const otherUrl = () => cluster!.url.replace(/\/postgres$/, `/${otherDatabase}`);
 const like = (voter: string) => call(app, 'POST', '/v1/polls/likes/votes', { key: project.publicKey, body: { target: 'post', voter, value: 1 } });
 const projectionStatus = async () => (await call(app, 'GET', '/v1/admin/projections', { key: app.adminToken })).body.projections[0];
 const tallyCount = async () => (await call(app, 'GET', '/v1/polls/likes/tallies/post', { key: project.publicKey })).body.count;
+/** The metric's value; of a metric by partition, the highest, as the alerts take it. */
 const metric = async (name: string) => {
   const text = (await call(app, 'GET', '/metrics')).body as string;
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+  const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((match) => Number(match[1]));
+  return values.length === 0 ? Number.NaN : Math.max(...values);
 };
 
 /** Casts a like every 100 ms until stopped, so the newest event is always young. */
