@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createProjectorMetrics } from '../../src/projections/tallies/projector-metrics.js';
@@ -94,6 +95,9 @@ describe.each(redisVariants)('partitioned projection on $name', ({ create }) => 
 
   it('report each partition a process leads, and its lag, by partition in the metrics', async (context) => {
     if (variant === undefined) return context.skip();
+    const appender = new VoteAppender(database.db, { windowMs: 0, maxBatch: 64, maxConcurrentBatches: 2 });
+    for (const projectId of await projectsCoveringPartitions(2)) await castRandomVotes(appender, projectId, 60);
+    await appender.close();
     const registry = new Registry();
     const metrics = createProjectorMetrics(registry);
     const store = await RedisTallyStore.open(variant.client, `${variant.prefix}_metrics`, { partitions: 2 });
@@ -103,6 +107,12 @@ describe.each(redisVariants)('partitioned projection on $name', ({ create }) => 
     const sample = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.map(({ labels, value }) => ({ labels, value }));
     await eventually(async () => expect(await sample('clickvote_projector_leading')).toEqual([{ labels: { partition: '1' }, value: 1 }]));
     await eventually(async () => expect((await sample('clickvote_projector_lag_seconds')).map(({ labels }) => labels)).toEqual([{ partition: '1' }]));
+    // Events are counted by the partition that folds them, so the partitions' counts add up to the log.
+    const { rows } = await sql<{ project_id: string; poll: string; events: number }>`select project_id, poll, count(*)::int as events from vote_events group by 1, 2`.execute(database.db);
+    const own = rows.filter((row) => partitionOf({ projectId: row.project_id, poll: row.poll }, 2) === 1).reduce((sum, row) => sum + row.events, 0);
+    expect(own).toBeGreaterThan(0);
+    expect(own).toBeLessThan(rows.reduce((sum, row) => sum + row.events, 0));
+    await eventually(async () => expect(await sample('clickvote_projector_events_applied_total')).toEqual([{ labels: {}, value: own }]));
     stop.abort();
     await leading;
     expect(await sample('clickvote_projector_leading')).toEqual([{ labels: { partition: '1' }, value: 0 }]);

@@ -148,10 +148,11 @@ export class Projector {
         reading = readEventsAfter(db, events.at(-1)!.position, size);
         reading.catch(() => {}); // a failed batch abandons this read; its error is not news
         if (!this.caching()) await writing;
-        const { changes, polls } = await this.fold(this.partition.count === 1 ? events : events.filter(this.owns));
+        const mine = this.partition.count === 1 ? events : events.filter(this.owns);
+        const { changes, polls } = await this.fold(mine);
         await writing;
         const move = { from, to: formatPosition(events.at(-1)!.position), polls, partition: this.partition.index };
-        writing = this.write(events, changes, move, behind);
+        writing = this.write(events, mine.length, changes, move, behind);
         writing.catch(() => {}); // awaited before the next write; a failure is rethrown there
         from = move.to;
         applied += events.length;
@@ -206,14 +207,16 @@ export class Projector {
     return { changes, polls };
   }
 
-  private async write(events: readonly LoggedVote[], changes: readonly PollChange[], move: CheckpointMove, behind: boolean): Promise<void> {
+  /** `events`: the batch as read; `folded` of them are this partition's (all, without partitions). */
+  private async write(events: readonly LoggedVote[], folded: number, changes: readonly PollChange[], move: CheckpointMove, behind: boolean): Promise<void> {
     const { store, feed, metrics } = this.options;
     const last = events.at(-1)!;
     await store.applyChanges(changes, move);
     this.checkpoint = move.to;
     this.options.onBatchApplied?.(events.length);
-    metrics?.eventsApplied.inc(events.length);
-    metrics?.batchSize.observe(events.length);
+    // Summed over the partitions, the metrics count each event once.
+    metrics?.eventsApplied.inc(folded);
+    metrics?.batchSize.observe(folded);
     metrics?.lagSeconds.set(this.partitionLabel, Math.max(0, (Date.now() - last.recordedAtMs) / 1000));
     if (feed === undefined) return;
     for (const change of changes) this.holdBack(change);
