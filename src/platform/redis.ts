@@ -81,29 +81,31 @@ export function sendKeyedCommand(redis: RedisClient, firstKey: string, command: 
 }
 
 /**
- * WAIT on each node that holds one of `keys`: true once `replicas` of its replicas have every
- * write this connection sent it so far, false if one did not within `timeoutMs`. Replication is
- * asynchronous: a master killed before its replica has a write loses it when the replica takes over.
+ * WAIT on each node that holds one of `keys` (or on every master, after writes spread over all of
+ * them, as a bulk load's): true once `replicas` of its replicas have every write this connection
+ * sent it so far, false if one did not within `timeoutMs`. Replication is asynchronous: a master
+ * killed before its replica has a write loses it when the replica takes over.
  */
-export async function waitForReplicas(redis: RedisClient, keys: readonly string[], replicas: number, timeoutMs: number): Promise<boolean> {
+export async function waitForReplicas(redis: RedisClient, keys: readonly string[] | 'every master', replicas: number, timeoutMs: number): Promise<boolean> {
   const command = ['WAIT', String(replicas), String(timeoutMs)];
   if (!isCluster(redis)) return Number(await redis.sendCommand(command)) >= replicas;
-  // One WAIT per master, on the connection that carried the writes: routed by a key of its slots.
-  const keyOfEachMaster = new Map<string, string>();
-  for (const key of keys) {
-    const master = redis.slots[calculateSlot(key)]?.master.address;
-    if (master !== undefined && !keyOfEachMaster.has(master)) keyOfEachMaster.set(master, key);
-  }
-  const acknowledged = await Promise.all([...keyOfEachMaster.values()].map((key) => redis.sendCommand(key, false, command)));
+  // One WAIT per master, on the connection that carried the writes.
+  const acknowledged = await Promise.all(
+    keys === 'every master'
+      ? [...redis.masters].map(async (master) => (await redis.nodeClient(master)).sendCommand(command))
+      : [...keyOfEachMaster(redis, keys).values()].map((key) => redis.sendCommand(key, false, command)),
+  );
   return acknowledged.every((count) => Number(count) >= replicas);
 }
 
-/** The same, on every master: after writes spread over all of them (a bulk load). */
-export async function waitForReplicasOfEveryMaster(redis: RedisClient, replicas: number, timeoutMs: number): Promise<boolean> {
-  const command = ['WAIT', String(replicas), String(timeoutMs)];
-  if (!isCluster(redis)) return Number(await redis.sendCommand(command)) >= replicas;
-  const acknowledged = await Promise.all([...redis.masters].map(async (master) => (await redis.nodeClient(master)).sendCommand(command)));
-  return acknowledged.every((count) => Number(count) >= replicas);
+/** One of `keys` per master that holds any: a command routed by it reaches that master. */
+function keyOfEachMaster(redis: RedisCluster, keys: readonly string[]): Map<string, string> {
+  const byMaster = new Map<string, string>();
+  for (const key of keys) {
+    const master = redis.slots[calculateSlot(key)]?.master.address;
+    if (master !== undefined && !byMaster.has(master)) byMaster.set(master, key);
+  }
+  return byMaster;
 }
 
 /** SCAN batches of the keys matching `pattern`; on a cluster, of every master in turn. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/database.js';
-import { type RedisClient, unlinkMatching, waitForReplicasOfEveryMaster } from '../../platform/redis.js';
+import { type RedisClient, unlinkMatching, waitForReplicas } from '../../platform/redis.js';
 import { formatPosition } from '../../domain/position.js';
 import { Projector } from '../tallies/projector.js';
 import { partitionsOf } from '../tallies/partitions.js';
@@ -170,7 +170,7 @@ async function loadInBulk(options: RebuildOptions, lock: { lock: string; token: 
   if (unfinished) await unlinkGeneration(redis, keys.prefix, keys.generation, logger);
   const loaded = await loadGenerationInBulk({ db, redis, keys, targetsPerFetch: options.targetsPerFetch ?? defaultTargetsPerFetch, onEvents });
   const replicas = options.replicasToAcknowledge ?? 0;
-  if (replicas > 0 && !(await waitForReplicasOfEveryMaster(redis, replicas, replicaWaitMs))) {
+  if (replicas > 0 && !(await waitForReplicas(redis, 'every master', replicas, replicaWaitMs))) {
     // Marked whole now, a failover could lose part of the load for good: the next try loads it again.
     throw new Error(`Fewer than ${replicas} replicas of each Redis master acknowledged the bulk load within ${replicaWaitMs} ms; run the rebuild again`);
   }
